@@ -1,0 +1,197 @@
+"""Beam transforms that write and read bertcorpus shard sets deterministically.
+
+``WriteShards`` groups rows by shard key and sorts each shard by a caller-given sort key, so
+the bytes written depend only on the data and the seed, never on bundling or worker count.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.shards import (
+    ShardInfo,
+    build_manifest,
+    open_shard,
+    read_manifest,
+    validate_manifest,
+    write_manifest,
+    write_shard,
+)
+
+# (shard name, length bin or None), e.g. ("docs-00003", None) or ("bin02-00007", 2)
+ShardKey = tuple[str, int | None]
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path or path.startswith("file://")
+
+
+def _local(path: str) -> str:
+    return path[len("file://") :] if path.startswith("file://") else path
+
+
+def _write_one_shard(
+    item: tuple[ShardKey, Iterable[tuple[Any, Mapping]]],
+    output_dir: str,
+    schema: pa.Schema,
+    tokens_of: Callable[[Mapping], int] | None,
+) -> ShardInfo:
+    (name, length_bin), keyed_rows = item
+    # The sort key makes row order independent of arrival order; ties cannot occur when
+    # callers include a unique id in it.
+    rows = [row for _, row in sorted(keyed_rows, key=lambda kv: kv[0])]
+    num_tokens = sum(tokens_of(r) for r in rows) if tokens_of else 0
+    if _is_local(output_dir):
+        return write_shard(
+            _local(output_dir),
+            name,
+            rows,
+            schema=schema,
+            num_tokens=num_tokens,
+            length_bin=length_bin,
+        )
+    # Remote output (gs://, s3://): write locally, then copy through Beam's FileSystems.
+    tmp = tempfile.mkdtemp(prefix="bertcorpus-shard-")
+    try:
+        info = write_shard(
+            tmp, name, rows, schema=schema, num_tokens=num_tokens, length_bin=length_bin
+        )
+        with open(os.path.join(tmp, info.path), "rb") as src, FileSystems.create(
+            FileSystems.join(output_dir, info.path)
+        ) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        return info
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_manifest(
+    shards: list[ShardInfo], output_dir: str, schema: pa.Schema, fields: Mapping
+) -> str:
+    manifest = build_manifest(shards, schema=schema, created_by="bertcorpus", **fields)
+    if _is_local(output_dir):
+        return write_manifest(_local(output_dir), manifest)
+    return _write_json_remote(output_dir, manifest)
+
+
+def _write_json_remote(output_dir: str, manifest: Mapping) -> str:
+    import json
+
+    from schemas.manifest import MANIFEST_FILE
+
+    validate_manifest(manifest)
+    path = FileSystems.join(output_dir, MANIFEST_FILE)
+    with FileSystems.create(path) as f:
+        f.write(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode())
+    return path
+
+
+class WriteShards(beam.PTransform):
+    """(ShardKey, (sort_key, row dict)) -> manifest path (one element).
+
+    Writes ``output_dir/<name>.arrow`` per shard key (Arrow IPC, zstd) and ``manifest.json``
+    with ``manifest_fields`` (tokenizer hash, special ids, config, ...).
+    """
+
+    def __init__(
+        self,
+        output_dir: str,
+        *,
+        schema: pa.Schema,
+        tokens_of: Callable[[Mapping], int] | None = None,
+        manifest_fields: Mapping | None = None,
+    ) -> None:
+        super().__init__()
+        self.output_dir = output_dir
+        self.schema = schema
+        self.tokens_of = tokens_of
+        self.manifest_fields = dict(manifest_fields or {})
+
+    def expand(self, keyed_rows):
+        return (
+            keyed_rows
+            | "GroupByShard" >> beam.GroupByKey()
+            | "WriteShard"
+            >> beam.Map(_write_one_shard, self.output_dir, self.schema, self.tokens_of)
+            | "AllShards" >> beam.combiners.ToList()
+            | "WriteManifest"
+            >> beam.Map(_write_manifest, self.output_dir, self.schema, self.manifest_fields)
+        )
+
+
+def finalize_manifest(output_dir: str, **fields: object) -> dict:
+    """After a run: add driver-side facts (counters) to a written manifest and rewrite it."""
+    manifest = read_manifest_any(output_dir)
+    manifest.update(fields)
+    if _is_local(output_dir):
+        write_manifest(_local(output_dir), manifest)
+    else:
+        _write_json_remote(output_dir, manifest)
+    return manifest
+
+
+def read_manifest_any(directory: str) -> dict:
+    """read_manifest for local folders and any Beam filesystem URI."""
+    if _is_local(directory):
+        return read_manifest(_local(directory))
+    import json
+
+    from schemas.manifest import MANIFEST_FILE
+
+    with FileSystems.open(FileSystems.join(directory, MANIFEST_FILE)) as f:
+        manifest = json.loads(f.read())
+    validate_manifest(manifest, where=directory)
+    return manifest
+
+
+def read_shard_rows(directory: str, entry: Mapping, schema: pa.Schema) -> list[dict]:
+    """All rows of one manifest entry, verified (checksum, schema, row count)."""
+    if _is_local(directory):
+        table = open_shard(
+            os.path.join(_local(directory), entry["path"]),
+            schema=schema,
+            sha256=entry["sha256"],
+            num_rows=entry["num_rows"],
+        )
+        return table.to_pylist()
+    tmp = tempfile.mkdtemp(prefix="bertcorpus-read-")
+    try:
+        local = os.path.join(tmp, os.path.basename(entry["path"]))
+        with FileSystems.open(FileSystems.join(directory, entry["path"])) as src, open(
+            local, "wb"
+        ) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+        table = open_shard(
+            local, schema=schema, sha256=entry["sha256"], num_rows=entry["num_rows"]
+        )
+        return table.to_pylist()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ReadShardSet(beam.PTransform):
+    """Shard-set folder(s) -> row dicts. One shard per element, so shards read in parallel."""
+
+    def __init__(self, directories: list[str], *, schema: pa.Schema) -> None:
+        super().__init__()
+        self.directories = list(directories)
+        self.schema = schema
+
+    def expand(self, pbegin):
+        entries = [
+            (d, e) for d in self.directories for e in read_manifest_any(d)["shards"]
+        ]
+        return (
+            pbegin
+            | "ListShards" >> beam.Create(entries)
+            | "SpreadShards" >> beam.Reshuffle()
+            | "ReadRows" >> beam.FlatMap(lambda de: read_shard_rows(de[0], de[1], self.schema))
+        )
