@@ -10,6 +10,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Beam's multi_processing DirectRunner starts fresh worker processes that unpickle DoFns by
+# module name; they inherit PYTHONPATH, so test modules (package ``tests``) import there too.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p
+)
+
 
 def _shared_data_dir() -> Path:
     env = os.environ.get("BERTCORPUS_SHARED_DATA")
