@@ -34,7 +34,9 @@ def _run(out: str, workers: int) -> dict:
             p
             | beam.Create(_docs(200))
             | beam.ParDo(_CountFn())
-            | beam.Map(lambda d: ((f"docs-{bucket_of(d.doc_id, 4):05d}", None), (d.doc_id, d.to_row())))
+            | beam.Map(
+                lambda d: ((f"docs-{bucket_of(d.doc_id, 4):05d}", None), (d.doc_id, d.to_row()))
+            )
             | WriteShards(out, schema=DOCUMENT_SCHEMA)
         )
     return counters_from_result(p.result)
@@ -53,8 +55,10 @@ def test_write_read_and_count(tmp_path, workers):
     from apache_beam.testing.util import assert_that, equal_to
 
     with beam.Pipeline() as p:
-        got = p | ReadShardSet([str(tmp_path / "out")], schema=DOCUMENT_SCHEMA) | beam.Map(
-            lambda r: r["doc_id"]
+        got = (
+            p
+            | ReadShardSet([str(tmp_path / "out")], schema=DOCUMENT_SCHEMA)
+            | beam.Map(lambda r: r["doc_id"])
         )
         assert_that(got, equal_to([f"d{i}" for i in range(200)]))
 

@@ -64,9 +64,10 @@ def _write_one_shard(
         info = write_shard(
             tmp, name, rows, schema=schema, num_tokens=num_tokens, length_bin=length_bin
         )
-        with open(os.path.join(tmp, info.path), "rb") as src, FileSystems.create(
-            FileSystems.join(output_dir, info.path)
-        ) as dst:
+        with (
+            open(os.path.join(tmp, info.path), "rb") as src,
+            FileSystems.create(FileSystems.join(output_dir, info.path)) as dst,
+        ):
             shutil.copyfileobj(src, dst, 1 << 20)
         return info
     finally:
@@ -165,13 +166,12 @@ def read_shard_rows(directory: str, entry: Mapping, schema: pa.Schema) -> list[d
     tmp = tempfile.mkdtemp(prefix="bertcorpus-read-")
     try:
         local = os.path.join(tmp, os.path.basename(entry["path"]))
-        with FileSystems.open(FileSystems.join(directory, entry["path"])) as src, open(
-            local, "wb"
-        ) as dst:
+        with (
+            FileSystems.open(FileSystems.join(directory, entry["path"])) as src,
+            open(local, "wb") as dst,
+        ):
             shutil.copyfileobj(src, dst, 1 << 20)
-        table = open_shard(
-            local, schema=schema, sha256=entry["sha256"], num_rows=entry["num_rows"]
-        )
+        table = open_shard(local, schema=schema, sha256=entry["sha256"], num_rows=entry["num_rows"])
         return table.to_pylist()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -186,9 +186,7 @@ class ReadShardSet(beam.PTransform):
         self.schema = schema
 
     def expand(self, pbegin):
-        entries = [
-            (d, e) for d in self.directories for e in read_manifest_any(d)["shards"]
-        ]
+        entries = [(d, e) for d in self.directories for e in read_manifest_any(d)["shards"]]
         return (
             pbegin
             | "ListShards" >> beam.Create(entries)
