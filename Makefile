@@ -3,8 +3,14 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 PYTHON  := $(BIN)/python
-LANG    ?= multi
-OUT     ?= out/$(LANG)
+# LANG is also the locale variable every shell exports: only a LANG given on make's command
+# line (`make corpus LANG=ja`) picks the corpus recipe.
+ifeq ($(origin LANG),command line)
+CORPUS_LANG := $(LANG)
+else
+CORPUS_LANG := multi
+endif
+OUT     ?= out/$(CORPUS_LANG)
 VOCAB_SIZE ?= 8000
 MAX_SEQ_LEN ?= 128
 BEAM_FLAGS ?= --direct_running_mode=multi_processing --direct_num_workers=2
@@ -30,9 +36,9 @@ check: setup
 bench: setup
 	$(PYTHON) -m bench.run --output bench/results.json
 
-# Clean -> vocab -> shards for one corpus (LANG=multi|en|ja|uk|bg|books|protein).
+# Clean -> vocab -> shards for one corpus recipe (LANG=multi|en|ja|uk|bg|books|protein).
 corpus: setup
-	$(PYTHON) -m pipeline.corpus --lang $(LANG) --output $(OUT) --vocab_size $(VOCAB_SIZE) \
+	env LANG=C.UTF-8 $(PYTHON) -m pipeline.corpus --lang $(CORPUS_LANG) --output $(OUT) --vocab_size $(VOCAB_SIZE) \
 		--max_seq_len $(MAX_SEQ_LEN) -- $(BEAM_FLAGS)
 
 clean:
