@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import apache_beam as beam
@@ -153,8 +153,14 @@ def read_manifest_any(directory: str) -> dict:
     return manifest
 
 
-def read_shard_rows(directory: str, entry: Mapping, schema: pa.Schema) -> list[dict]:
-    """All rows of one manifest entry, verified (checksum, schema, row count)."""
+def _rows(table: pa.Table) -> Iterator[dict]:
+    for batch in table.to_batches():
+        yield from batch.to_pylist()
+
+
+def read_shard_rows(directory: str, entry: Mapping, schema: pa.Schema) -> Iterator[dict]:
+    """Rows of one manifest entry, verified (checksum, schema, row count) before the first
+    row; converted to Python one record batch at a time to keep memory flat."""
     if _is_local(directory):
         table = open_shard(
             os.path.join(_local(directory), entry["path"]),
@@ -162,7 +168,8 @@ def read_shard_rows(directory: str, entry: Mapping, schema: pa.Schema) -> list[d
             sha256=entry["sha256"],
             num_rows=entry["num_rows"],
         )
-        return table.to_pylist()
+        yield from _rows(table)
+        return
     tmp = tempfile.mkdtemp(prefix="bertcorpus-read-")
     try:
         local = os.path.join(tmp, os.path.basename(entry["path"]))
@@ -172,13 +179,21 @@ def read_shard_rows(directory: str, entry: Mapping, schema: pa.Schema) -> list[d
         ):
             shutil.copyfileobj(src, dst, 1 << 20)
         table = open_shard(local, schema=schema, sha256=entry["sha256"], num_rows=entry["num_rows"])
-        return table.to_pylist()
+        yield from _rows(table)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _list_shards(directory: str) -> list[tuple[str, dict]]:
+    return [(directory, entry) for entry in read_manifest_any(directory)["shards"]]
+
+
 class ReadShardSet(beam.PTransform):
-    """Shard-set folder(s) -> row dicts. One shard per element, so shards read in parallel."""
+    """Shard-set folder(s) -> row dicts. One shard per element, so shards read in parallel.
+
+    Manifests are read inside the pipeline, not at construction, so a job graph over gs://
+    inputs can be built (and submitted) from a machine that cannot read them.
+    """
 
     def __init__(self, directories: list[str], *, schema: pa.Schema) -> None:
         super().__init__()
@@ -186,10 +201,11 @@ class ReadShardSet(beam.PTransform):
         self.schema = schema
 
     def expand(self, pbegin):
-        entries = [(d, e) for d in self.directories for e in read_manifest_any(d)["shards"]]
+        schema = self.schema
         return (
             pbegin
-            | "ListShards" >> beam.Create(entries)
+            | "ListSets" >> beam.Create(self.directories)
+            | "ListShards" >> beam.FlatMap(_list_shards)
             | "SpreadShards" >> beam.Reshuffle()
-            | "ReadRows" >> beam.FlatMap(lambda de: read_shard_rows(de[0], de[1], self.schema))
+            | "ReadRows" >> beam.FlatMap(lambda de: read_shard_rows(de[0], de[1], schema))
         )
