@@ -1,0 +1,135 @@
+"""Train the vocabulary from cleaned documents: count words (Beam) -> smooth -> train -> TOK_DIR.
+
+    python -m pipeline.vocab --input CLEAN_DIR[,CLEAN_DIR...] --output TOK_DIR --vocab_size N
+        [--model wordpiece|unigram|bpe|residues] [--lowercase | --cased] [--alpha 0.7]
+        [--max_words N] [--min_count 2] [--holdout_fraction 0.02] [--seed N] [Beam flags]
+
+Writes TOK_DIR/{tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json,
+vocab_report.json}, TOK_DIR/stats.json (counters; ledger over documents:
+input = emitted (counted) + dropped_holdout (tokenised for the report) + dropped_empty + failed)
+and TOK_DIR/rejected/*.jsonl. Every flag not listed by ``--help`` goes to Beam untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+from dataclasses import asdict
+
+MODELS = ("wordpiece", "unigram", "bpe", "residues")
+
+
+def add_vocab_args(parser) -> None:
+    """Our flags; shared by the PipelineOptions subclass and the instant ``--help``."""
+    parser.add_argument("--input", required=True, help="comma list of document shard-set folders")
+    parser.add_argument("--output", required=True, help="tokenizer folder (local or gs://...)")
+    parser.add_argument("--vocab_size", type=int, default=30522)
+    parser.add_argument("--model", default="wordpiece", choices=MODELS)
+    case = parser.add_mutually_exclusive_group()
+    case.add_argument("--lowercase", dest="lowercase", action="store_true", default=True)
+    case.add_argument("--cased", dest="lowercase", action="store_false")
+    parser.add_argument("--alpha", type=float, default=0.7, help="language smoothing exponent")
+    parser.add_argument("--max_words", type=int, default=1_000_000, help="distinct words trained")
+    parser.add_argument("--min_count", type=int, default=2)
+    parser.add_argument("--holdout_fraction", type=float, default=0.02)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--model_max_length", type=int, default=512)
+    parser.add_argument("--max_train_count", type=int, default=50_000_000)
+    parser.add_argument("--char_coverage", type=float, default=1.0)
+
+
+@functools.cache
+def vocab_options_class():
+    """The PipelineOptions subclass, defined on first use so ``--help`` needs no Beam import."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    class VocabOptions(PipelineOptions):
+        @classmethod
+        def _add_argparse_args(cls, parser) -> None:
+            add_vocab_args(parser)
+
+    return VocabOptions
+
+
+def config_from_args(args):
+    """Parsed flags -> transforms.vocab.VocabConfig (residue vocabularies are never lowercased)."""
+    from transforms.vocab import VocabConfig
+
+    return VocabConfig(
+        vocab_size=args.vocab_size,
+        model=args.model,
+        lowercase=args.lowercase and args.model != "residues",
+        alpha=args.alpha,
+        max_words=args.max_words,
+        min_count=args.min_count,
+        holdout_fraction=args.holdout_fraction,
+        seed=args.seed,
+        model_max_length=args.model_max_length,
+        max_train_count=args.max_train_count,
+        char_coverage=args.char_coverage,
+    )
+
+
+def input_dirs(value: str) -> list[str]:
+    return [d.strip() for d in value.split(",") if d.strip()]
+
+
+def build(p, inputs: list[str], output: str, cfg) -> None:
+    """Add the vocab job's steps to pipeline ``p``."""
+    import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
+
+    from schemas.document import DOCUMENT_SCHEMA
+    from transforms.accounting import REJECTED_DIR, REJECTED_TAG
+    from transforms.shardio import ReadShardSet
+    from transforms.vocab import HOLDOUT_TAG, CountWords, RouteDocs, SelectTrainingWords
+    from transforms.vocab_report import EvaluateHoldout, write_tokenizer_dir
+    from transforms.vocab_train import train_from_selection
+
+    routed = p | "Read" >> ReadShardSet(inputs, schema=DOCUMENT_SCHEMA) | "Route" >> RouteDocs(cfg)
+    trained = (
+        routed["train"]
+        | "CountWords" >> CountWords(cfg)
+        | "SelectWords" >> SelectTrainingWords(cfg)
+        | "Train" >> beam.Map(train_from_selection, cfg)
+    )
+    heldout = routed[HOLDOUT_TAG] | "Evaluate" >> EvaluateHoldout(trained)
+    _ = trained | "WriteTokenizerDir" >> beam.Map(
+        write_tokenizer_dir, beam.pvalue.AsSingleton(heldout), output, cfg
+    )
+    _ = routed[REJECTED_TAG] | "WriteRejected" >> beam.io.WriteToText(
+        FileSystems.join(output, REJECTED_DIR, "rejected"), file_name_suffix=".jsonl", num_shards=1
+    )
+
+
+def _print_help(prog: str) -> None:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_vocab_args(parser)
+    parser.print_help()
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        _print_help("python -m pipeline.vocab")
+        return {}
+    import apache_beam as beam
+
+    from transforms.accounting import counters_from_result, write_stats
+
+    options = vocab_options_class()(argv)
+    cfg = config_from_args(options)
+    p = beam.Pipeline(options=options)
+    build(p, input_dirs(options.input), options.output, cfg)
+    result = p.run()
+    result.wait_until_finish()
+    counters = counters_from_result(result)
+    return write_stats(options.output, counters, job="vocab", config=asdict(cfg))
+
+
+if __name__ == "__main__":
+    run()

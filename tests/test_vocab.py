@@ -1,0 +1,436 @@
+"""Vocabulary job: pure functions, Beam transforms, the real BERT vocabs, and full runs."""
+
+from __future__ import annotations
+
+import collections
+import json
+import math
+import os
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing import test_pipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.vocab import run
+from schemas.document import Doc
+from tests.corpus_fixtures import (
+    english_texts,
+    protein_docs,
+    tatoeba_docs,
+    udhr_docs,
+    write_doc_shard_set,
+)
+from transforms.accounting import CounterDict
+from transforms.pretokenize import is_cjk, normalized_join
+from transforms.tokenizer_dir import (
+    SPECIAL_TOKENS,
+    load_tokenizer,
+    special_token_ids,
+    tokenizer_from_vocab,
+    tokenizer_hash,
+)
+from transforms.vocab import (
+    DROPPED_EMPTY,
+    DROPPED_HOLDOUT,
+    CountWords,
+    RouteDocs,
+    SelectTrainingWords,
+    VocabConfig,
+    alphabet_forms,
+    count_doc_words,
+    is_holdout,
+    language_stats,
+    route_doc,
+    weighted_milli,
+)
+from transforms.vocab_report import evaluate_doc, heldout_report
+from transforms.vocab_train import (
+    bpe_merges,
+    quantize_counts,
+    residue_tokenizer,
+    train_sentencepiece,
+    train_wordpiece,
+)
+
+TOK_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab_report.json",
+)
+
+
+def _row(doc_id, lang, *sentences, source="text"):
+    return Doc(doc_id, source, lang, (tuple(sentences),)).to_row()
+
+
+# --- pure functions ---------------------------------------------------------------------------
+
+
+def test_language_stats_smoothing_exact():
+    stats = language_stats({"en": 900, "sw": 100}, alpha=0.5)
+    # p ∝ sqrt(share): sqrt(.9)=.94868, sqrt(.1)=.31623 -> .75, .25
+    assert stats["en"]["sampling_prob"] == pytest.approx(0.75, abs=1e-4)
+    assert stats["sw"]["sampling_prob"] == pytest.approx(0.25, abs=1e-4)
+    assert stats["sw"]["weight"] == pytest.approx(2.5, abs=1e-3)
+    assert stats["en"]["words"] == 900 and stats["en"]["share"] == pytest.approx(0.9)
+    flat = language_stats({"en": 900, "sw": 100}, alpha=1.0)
+    assert all(s["weight"] == pytest.approx(1.0) for s in flat.values())
+    assert weighted_milli(4, "sw", stats) == 10_000  # 4 * 2.5 in thousandths
+    assert language_stats({}, 0.7) == {}
+
+
+def test_count_doc_words_and_counters():
+    cfg = VocabConfig(lowercase=True)
+    count = CounterDict()
+    got = count_doc_words(_row("d1", "en", "The cat, the HAT.", "Cat!"), cfg, count)
+    assert got == {
+        ("en", "the"): 2,
+        ("en", "cat"): 2,
+        ("en", ","): 1,
+        ("en", "hat"): 1,
+        ("en", "."): 1,
+        ("en", "!"): 1,
+    }
+    assert count == {"emitted": 1, "words": 8}
+    assert count_doc_words(_row("d2", "en", " \u200b "), cfg, count) == {}
+    assert count[DROPPED_EMPTY] == 1
+    residues = count_doc_words(_row("p", "und", "MKUAA"), VocabConfig(model="residues"), count)
+    assert residues == {("und", "M"): 1, ("und", "K"): 1, ("und", "X"): 1, ("und", "A"): 2}
+
+
+def test_route_doc_and_holdout_rate():
+    cfg = VocabConfig(holdout_fraction=0.1, seed=3)
+    count = CounterDict()
+    bad = {"doc_id": "x", "lang": "en", "paragraphs": [[None]], "source": "text"}
+    assert route_doc(bad, cfg, count) == "failed"
+    assert count == {"input": 1, "failed": 1}
+    n = 20_000
+    held = sum(is_holdout(f"doc-{i}", cfg) for i in range(n))
+    sd = math.sqrt(n * 0.1 * 0.9)
+    assert abs(held - n * 0.1) < 5 * sd
+    assert is_holdout("doc-1", cfg) == is_holdout("doc-1", cfg)
+    assert not any(is_holdout(f"doc-{i}", VocabConfig(holdout_fraction=0.0)) for i in range(999))
+
+
+def test_quantize_counts():
+    assert quantize_counts([("a", 3.0), ("b", 0.5)], 1000) == ([("a", 6), ("b", 1)], 2.0)
+    assert quantize_counts([("a", 300.0), ("b", 100.0)], 100) == ([("a", 75), ("b", 25)], 0.25)
+    assert quantize_counts([], 10) == ([], 1.0)
+
+
+def test_alphabet_forms():
+    counts = [("a", 50), ("中", 30), (",", 15), ("z", 5)]
+    assert alphabet_forms(counts, 1.0, 10) == [",", "a", "##a", "z", "##z", "中"]
+    assert alphabet_forms(counts, 0.9, 10) == [",", "a", "##a", "中"]  # z is the last 5%
+    assert alphabet_forms(counts, 1.0, 2) == ["a", "##a", "中"]
+
+
+def test_bpe_merges_follow_piece_rank():
+    vocab = {"[UNK]": 0, "a": 1, "b": 2, "c": 3, "ab": 4, "abc": 5, "bc": 6}
+    # Within a piece, splits are ordered by the parts' ranks (as transformers' converter does).
+    assert bpe_merges(vocab) == [("a", "b"), ("a", "bc"), ("ab", "c"), ("b", "c")]
+
+
+def test_evaluate_doc_counts_unk_causes():
+    vocab = {t: i for i, t in enumerate([*SPECIAL_TOKENS, "the", "cat", "##s", "a", "##b"])}
+    from transforms.tokenizer_dir import wordpiece_tokenizer
+
+    tok = wordpiece_tokenizer(vocab, lowercase=True)
+    unk = tok.token_to_id("[UNK]")
+    row = _row("d", "en", "The cats", "the dog " + "ab" * 60)
+    # words: the, cats, the, dog, abab...(120 chars); subwords: the cat ##s the [UNK] [UNK]
+    got = evaluate_doc(row, tok, unk, training_chars=set("thecasb"))
+    assert got == (1, 5, 6, 2, 2, 1, 1)
+    report = heldout_report([(("en", "text"), got), (("fr", "text"), (1, 4, 4, 0, 0, 0, 0))])
+    assert report["by_language"]["en"]["unk_rate"] == pytest.approx(2 / 6)
+    assert report["by_language"]["en"]["unk_word_rate_vocab"] == 0.0
+    assert report["by_source"]["text"]["words"] == 9
+    assert report["overall"]["fertility"] == pytest.approx(10 / 9)
+
+
+def test_train_wordpiece_is_deterministic_and_round_trips(shared_data):
+    lines = (shared_data / "multilingual" / "udhr2" / "eng.txt").read_text("utf-8").splitlines()
+    counts = collections.Counter(
+        w for ln in lines for w in normalized_join(ln, lowercase=True).split()
+    )
+    first = train_wordpiece(sorted(counts.items()), 600, lowercase=True)
+    second = train_wordpiece(sorted(counts.items(), reverse=True), 600, lowercase=True)
+    assert first.to_str() == second.to_str()
+    assert first.get_vocab_size() == 600
+    for line in lines:
+        enc = first.encode(line)
+        assert first.token_to_id("[UNK]") not in enc.ids
+        assert first.decode(enc.ids) == normalized_join(line, lowercase=True)
+
+
+@pytest.mark.parametrize("model_type", ["unigram", "bpe"])
+def test_train_sentencepiece_round_trips(shared_data, model_type):
+    lines = (shared_data / "multilingual" / "udhr2" / "fra.txt").read_text("utf-8").splitlines()
+    counts = collections.Counter(
+        w for ln in lines for w in normalized_join(ln, lowercase=False).split()
+    )
+    tok = train_sentencepiece(sorted(counts.items()), 800, model_type=model_type, lowercase=False)
+    assert special_token_ids(tok) == {t: i for i, t in enumerate(SPECIAL_TOKENS)}
+    for line in lines:
+        assert tok.decode(tok.encode(line).ids) == normalized_join(line, lowercase=False)
+    pair = tok.encode("Article premier", "Tous les êtres")
+    assert pair.tokens[0] == "[CLS]" and pair.tokens.count("[SEP]") == 2
+    assert set(pair.type_ids[pair.tokens.index("[SEP]") + 1 :]) == {1}
+
+
+def test_residue_tokenizer():
+    tok = residue_tokenizer()
+    enc = tok.encode("MKV UZOB\nACJ", add_special_tokens=False)
+    assert enc.tokens == ["M", "K", "V", "X", "X", "X", "X", "A", "C", "[UNK]"]
+    assert tok.decode(tok.encode("MKVACDE").ids) == "MKVACDE"
+    assert tok.get_vocab_size() == 26
+
+
+# --- the real BERT vocabularies ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vocab_name", "lowercase"),
+    [
+        ("bert-base-cased-vocab.txt", False),
+        ("bert-base-uncased-vocab_from_all-MiniLM-L6-v2.txt", True),
+    ],
+)
+def test_tokenizer_from_vocab_matches_transformers(shared_data, tmp_path, vocab_name, lowercase):
+    from transformers import BertTokenizer, BertTokenizerFast
+
+    vocab_txt = shared_data / "vocab" / vocab_name
+    ours = load_tokenizer(tokenizer_from_vocab(str(vocab_txt), str(tmp_path / "ours"), lowercase))
+    # What a hub folder of this vocab holds: vocab.txt plus do_lower_case in the config.
+    ref_dir = tmp_path / "ref"
+    ref_dir.mkdir()
+    (ref_dir / "vocab.txt").write_bytes(vocab_txt.read_bytes())
+    (ref_dir / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": lowercase}))
+    references = [
+        BertTokenizerFast.from_pretrained(str(ref_dir)),
+        BertTokenizer(vocab=str(vocab_txt), do_lower_case=lowercase),
+        BertTokenizerFast.from_pretrained(str(tmp_path / "ours")),
+    ]
+    assert special_token_ids(ours) == {
+        "[PAD]": 0,
+        "[UNK]": 100,
+        "[CLS]": 101,
+        "[SEP]": 102,
+        "[MASK]": 103,
+    }
+    texts = english_texts(shared_data)
+    assert len(texts) == 14
+    for name, lines in texts.items():
+        lines = [ln for ln in lines if ln.strip()]
+        assert lines, name
+        ids = [e.ids for e in ours.encode_batch(lines)]
+        for ref in references:
+            assert ref(lines)["input_ids"] == ids, name
+
+
+# --- Beam transforms --------------------------------------------------------------------------
+
+
+def test_route_and_count_transforms():
+    cfg = VocabConfig(holdout_fraction=0.0, min_count=1, alpha=1.0, max_words=3)
+    rows = [
+        _row("a", "en", "the cat the"),
+        _row("b", "en", "the dog"),
+        _row("c", "de", "der hund"),
+        {"doc_id": "bad", "lang": "en", "paragraphs": [[None]], "source": "text"},
+    ]
+    with test_pipeline.TestPipeline() as p:
+        routed = p | beam.Create(rows) | RouteDocs(cfg)
+        counts = routed["train"] | CountWords(cfg)
+        assert_that(
+            counts,
+            equal_to(
+                [
+                    (("en", "the"), 3),
+                    (("en", "cat"), 1),
+                    (("en", "dog"), 1),
+                    (("de", "der"), 1),
+                    (("de", "hund"), 1),
+                ]
+            ),
+            label="counts",
+        )
+        selected = (
+            counts
+            | SelectTrainingWords(cfg)
+            | beam.Map(lambda s: (s["words"], s["training_chars"]))
+        )
+        # Top 3 by (count, word): the(3000), hund(1000), dog(1000) -- ties broken by word.
+        assert_that(
+            selected,
+            equal_to([([("dog", 1000), ("hund", 1000), ("the", 3000)], "acdeghnortu")]),
+            label="selected",
+        )
+        assert_that(
+            routed["rejected"] | beam.Map(lambda j: json.loads(j)["record_id"]),
+            equal_to(["bad"]),
+            label="rejected",
+        )
+
+
+# --- full runs --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def multilingual(shared_data, tmp_path_factory):
+    """UDHR (22 files) + tatoeba -> WordPiece 8000, 10% of docs held out for the report."""
+    root = tmp_path_factory.mktemp("vocab_multi")
+    docs = udhr_docs(shared_data, lines_per_doc=2) + tatoeba_docs(shared_data)
+    clean = write_doc_shard_set(root / "clean", docs)
+    out = str(root / "tok")
+    stats = run(
+        ["--input", clean, "--output", out, "--vocab_size", "8000", "--holdout_fraction", "0.1"]
+    )
+    return {"docs": docs, "out": out, "stats": stats, "clean": clean, "root": root}
+
+
+def test_run_writes_loadable_tokenizer_dir(multilingual):
+    from transformers import BertTokenizerFast
+
+    out = multilingual["out"]
+    assert all(os.path.exists(os.path.join(out, f)) for f in TOK_FILES)
+    tok = load_tokenizer(out)
+    hf = BertTokenizerFast.from_pretrained(out)
+    assert tok.get_vocab_size() == 8000 == hf.vocab_size
+    with open(os.path.join(out, "vocab.txt"), encoding="utf-8") as f:
+        assert len(f.read().splitlines()) == 8000
+    ids = special_token_ids(tok)
+    assert {hf.cls_token_id, hf.sep_token_id, hf.pad_token_id} == {
+        ids["[CLS]"],
+        ids["[SEP]"],
+        ids["[PAD]"],
+    }
+    sentences = [s for d in multilingual["docs"][::25] for s in d.sentences]
+    assert hf(sentences)["input_ids"] == [e.ids for e in tok.encode_batch(sentences)]
+    pair = tok.encode("first part", "second part")
+    assert pair.ids[0] == ids["[CLS]"] and pair.ids.count(ids["[SEP]"]) == 2
+    assert hf.model_max_length == 512
+
+
+def test_run_ledger_and_counters(multilingual):
+    stats = multilingual["stats"]
+    counters = stats["counters"]
+    assert counters["input"] == len(multilingual["docs"])
+    assert counters["emitted"] + counters[DROPPED_HOLDOUT] == counters["input"]
+    assert stats["ledger"]["balanced"] and stats["ledger"]["failed"] == 0
+    held = sum(
+        is_holdout(d.doc_id, VocabConfig(holdout_fraction=0.1)) for d in multilingual["docs"]
+    )
+    assert counters[DROPPED_HOLDOUT] == held
+    assert counters["words"] > 100_000
+    with open(os.path.join(multilingual["out"], "stats.json")) as f:
+        assert json.load(f)["counters"] == counters
+
+
+def test_report_unk_rates_per_language(multilingual, shared_data):
+    with open(os.path.join(multilingual["out"], "vocab_report.json")) as f:
+        report = json.load(f)
+    assert report["vocab_hash"] == tokenizer_hash(multilingual["out"])
+    assert report["model"] == "wordpiece" and report["lowercase"] is True
+    assert report["alpha"] == 0.7 and report["vocab_size"] == 8000
+    langs = report["languages"]
+    assert sum(s["sampling_prob"] for s in langs.values()) == pytest.approx(1.0)
+    # Smoothing lifts small languages: each one's sampling prob exceeds its share of words.
+    assert langs["eng"]["sampling_prob"] > langs["eng"]["share"]
+    assert langs["rus"]["sampling_prob"] < langs["rus"]["share"]
+    by_lang = report["heldout"]["by_language"]
+    udhr_langs = {d.lang for d in udhr_docs(shared_data, lines_per_doc=2)}
+    assert len(udhr_langs) == 21  # 22 files, cmn_hans + cmn_hant are both cmn
+    assert udhr_langs <= set(by_lang)
+    for lang, row in by_lang.items():
+        if lang not in langs:
+            continue  # a language seen only in held-out docs cannot be in the vocabulary
+        # No [UNK] is the vocabulary's fault: each has a char no training doc contains,
+        # or is a word longer than BERT's 100-char limit (unsegmented Thai).
+        assert row["unk_word_rate_vocab"] == 0.0, lang
+        if lang not in ("cmn", "jpn"):
+            assert row["unk_rate"] < 0.01, (lang, row)
+    # Chinese/Japanese held-out lines use ideographs absent from this tiny training text;
+    # those (and only those) become [UNK] and are reported, not hidden.
+    for lang in ("cmn", "jpn"):
+        assert by_lang[lang]["unk_words"] == by_lang[lang]["unk_words_unseen_chars"]
+    assert report["heldout"]["overall"]["unk_rate"] < 0.01
+
+
+def test_cjk_split_per_character_and_round_trip(multilingual):
+    tok = load_tokenizer(multilingual["out"])
+    text = "人人生而自由，在尊严和权利上一律平等。"
+    tokens = tok.encode(text, add_special_tokens=False).tokens
+    assert tokens == [c for c in text if is_cjk(c) or c in "，。"]
+    unk = tok.token_to_id("[UNK]")
+    checked = 0
+    for doc in multilingual["docs"]:
+        for sentence in doc.sentences:
+            ids = tok.encode(sentence).ids
+            if unk in ids:
+                continue
+            assert tok.decode(ids) == normalized_join(sentence, lowercase=True), doc.doc_id
+            checked += 1
+    assert checked > 0.98 * sum(len(d.sentences) for d in multilingual["docs"])
+
+
+def test_same_output_with_two_workers(multilingual):
+    out = str(multilingual["root"] / "tok2")
+    flags = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+    args = ["--input", multilingual["clean"], "--output", out, "--vocab_size", "8000"]
+    stats = run([*args, "--holdout_fraction", "0.1", *flags])
+    assert stats["counters"] == multilingual["stats"]["counters"]
+    for name in ("tokenizer.json", "vocab.txt", "vocab_report.json"):
+        with (
+            open(os.path.join(out, name), "rb") as a,
+            open(os.path.join(multilingual["out"], name), "rb") as b,
+        ):
+            assert a.read() == b.read(), name
+
+
+def test_run_unigram(shared_data, tmp_path):
+    from transformers import AutoTokenizer
+
+    docs = udhr_docs(shared_data, langs=["eng", "fra", "rus", "cmn_hans"])
+    clean = write_doc_shard_set(tmp_path / "clean", docs)
+    out = str(tmp_path / "tok")
+    args = ["--input", clean, "--output", out, "--vocab_size", "1500", "--model", "unigram"]
+    stats = run([*args, "--cased", "--holdout_fraction", "0.2"])
+    assert stats["ledger"]["balanced"]
+    tok = load_tokenizer(out)
+    hf = AutoTokenizer.from_pretrained(out)
+    line = docs[3].sentences[0]
+    assert hf(line)["input_ids"] == tok.encode(line).ids
+    assert tok.decode(tok.encode(line).ids) == normalized_join(line, lowercase=False)
+    with open(os.path.join(out, "vocab_report.json")) as f:
+        report = json.load(f)
+    assert report["model"] == "unigram" and report["lowercase"] is False
+    assert set(report["heldout"]["by_language"]) == {"eng", "fra", "rus", "cmn"}
+
+
+def test_run_residues(shared_data, tmp_path):
+    from transformers import AutoTokenizer
+
+    docs = protein_docs(shared_data)
+    clean = write_doc_shard_set(tmp_path / "clean", docs)
+    out = str(tmp_path / "tok")
+    stats = run(["--input", clean, "--output", out, "--vocab_size", "8000", "--model", "residues"])
+    assert stats["counters"]["input"] == 500 and stats["ledger"]["balanced"]
+    tok = load_tokenizer(out)
+    assert tok.get_vocab_size() == 26
+    seq = docs[0].sentences[0]
+    enc = tok.encode(seq)
+    assert len(enc.ids) == len(seq) + 2 and tok.decode(enc.ids) == seq
+    assert AutoTokenizer.from_pretrained(out)(seq)["input_ids"] == enc.ids
+    with open(os.path.join(out, "vocab_report.json")) as f:
+        report = json.load(f)
+    assert report["heldout"]["overall"]["fertility"] == 1.0
+    assert report["heldout"]["overall"]["unk_rate"] < 0.001
+
+
+def test_help_is_instant(capsys):
+    assert run(["--help"]) == {}
+    assert "--vocab_size" in capsys.readouterr().out
