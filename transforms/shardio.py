@@ -43,12 +43,15 @@ def _write_one_shard(
     output_dir: str,
     schema: pa.Schema,
     tokens_of: Callable[[Mapping], int] | None,
+    to_table: Callable[[list], pa.Table] | None = None,
 ) -> ShardInfo:
     (name, length_bin), keyed_rows = item
     # The sort key makes row order independent of arrival order; ties cannot occur when
     # callers include a unique id in it.
     rows = [row for _, row in sorted(keyed_rows, key=lambda kv: kv[0])]
     num_tokens = sum(tokens_of(r) for r in rows) if tokens_of else 0
+    if to_table is not None:  # compact rows (e.g. token ids as bytes) -> columns in one go
+        rows = to_table(rows)
     if _is_local(output_dir):
         return write_shard(
             _local(output_dir),
@@ -109,11 +112,13 @@ class WriteShards(beam.PTransform):
         schema: pa.Schema,
         tokens_of: Callable[[Mapping], int] | None = None,
         manifest_fields: Mapping | None = None,
+        to_table: Callable[[list], pa.Table] | None = None,
     ) -> None:
         super().__init__()
         self.output_dir = output_dir
         self.schema = schema
         self.tokens_of = tokens_of
+        self.to_table = to_table
         self.manifest_fields = dict(manifest_fields or {})
 
     def expand(self, keyed_rows):
@@ -121,7 +126,9 @@ class WriteShards(beam.PTransform):
             keyed_rows
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard"
-            >> beam.Map(_write_one_shard, self.output_dir, self.schema, self.tokens_of)
+            >> beam.Map(
+                _write_one_shard, self.output_dir, self.schema, self.tokens_of, self.to_table
+            )
             | "AllShards" >> beam.combiners.ToList()
             | "WriteManifest"
             >> beam.Map(_write_manifest, self.output_dir, self.schema, self.manifest_fields)
