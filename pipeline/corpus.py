@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 
@@ -154,12 +155,16 @@ def run(argv: list[str] | None = None) -> dict:
     if args.dry_run:
         print(json.dumps(summary["plan"], indent=2))
         return summary
-    import importlib
-
     for job, job_argv in plan:
+        # One process per job: Beam merges the flags of every PipelineOptions subclass loaded
+        # in a process, so jobs sharing flag names (--input, --output) cannot share one.
         print(f"== python -m {job} {' '.join(job_argv)}", flush=True)
-        stats = importlib.import_module(job).run(job_argv)
-        summary["stages"][job_argv[job_argv.index("--output") + 1]] = (stats or {}).get("ledger")
+        done = subprocess.run([sys.executable, "-m", job, *job_argv])
+        if done.returncode != 0:
+            sys.exit(f"{job} failed with exit status {done.returncode}; see its output above")
+        output = job_argv[job_argv.index("--output") + 1]
+        with open(os.path.join(output, "stats.json"), encoding="utf-8") as f:
+            summary["stages"][output] = json.load(f).get("ledger")
     shards = os.path.join(args.output, "shards")
     print(
         f"done. Train with:\n  python -m trainer.pretrain --shards {shards} "

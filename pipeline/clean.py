@@ -1,0 +1,264 @@
+"""Clean one source into document shards: read -> normalise -> quality -> language -> dedup ->
+sentences -> Arrow shards (schemas.document.DOCUMENT_SCHEMA).
+
+    python -m pipeline.clean --source {wiki,books,protein,text} --input GLOB_OR_URI \\
+        --output DIR [--lang CODE[,CODE]|auto] [--text_format lines|blank_line|file|jsonl|tsv]
+        [--num_shards 16] [--seed 0] [--min_chars N|none] [--no_near_dedup] [Beam flags]
+
+Writes DIR/docs-NNNNN.arrow (sorted by doc_id), DIR/manifest.json, DIR/stats.json (counters
+and the ledger input = emitted + dropped + failed) and DIR/rejected/*.jsonl (dead letters).
+Every flag not listed by ``--help`` goes to Beam untouched (runner, workers, Dataflow project).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import sys
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the transforms import Beam: kept out of the way of an instant --help
+    from transforms.dedup import DedupConfig
+    from transforms.langid import LangIdConfig
+    from transforms.normalize import NormalizeConfig
+    from transforms.quality import QualityConfig
+    from transforms.sentences import SentenceConfig
+    from transforms.sources import ReaderConfig
+
+SOURCES = ("wiki", "books", "protein", "text")
+TEXT_FORMATS = ("lines", "blank_line", "file", "jsonl", "tsv")
+_QUALITY_BOUNDS = ("min_chars", "max_chars", "min_words", "max_words")
+
+
+def _bound(value: str) -> str:
+    if value.lower() not in ("none", "off") and not value.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"expected a non-negative integer or 'none', got {value!r}"
+        )
+    return value.lower()
+
+
+def add_clean_args(parser) -> None:
+    """Our flags; shared by the PipelineOptions subclass and the instant ``--help``."""
+    # Not argparse-required: Beam parses every PipelineOptions subclass for every pipeline in
+    # the process, so a required flag here would break unrelated pipelines. Checked in
+    # config_from_args instead.
+    parser.add_argument("--source", choices=SOURCES, help="required")
+    parser.add_argument("--input", help="required: comma list of files, globs, URIs")
+    parser.add_argument("--output", help="required: output folder (local or gs://...)")
+    parser.add_argument(
+        "--lang", default="auto", help="CODE[,CODE]: keep only these languages; auto: keep all"
+    )
+    parser.add_argument("--lang_hint", default=None, help="language of the whole input, if known")
+    parser.add_argument("--text_format", default="lines", choices=TEXT_FORMATS)
+    parser.add_argument("--text_field", default="text", help="jsonl field holding the text")
+    parser.add_argument("--tsv_columns", default="id,lang,text", help="tsv column names")
+    parser.add_argument("--num_shards", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    for name in _QUALITY_BOUNDS:
+        parser.add_argument(
+            f"--{name}", type=_bound, default=None, help="override the source preset; 'none': off"
+        )
+    parser.add_argument("--no_quality", action="store_true", help="skip the quality filters")
+    parser.add_argument("--no_exact_dedup", action="store_true")
+    parser.add_argument("--no_near_dedup", action="store_true")
+    parser.add_argument("--near_dup_threshold", type=float, default=0.8)
+    parser.add_argument("--minhash_perm", type=int, default=128)
+    parser.add_argument("--minhash_bands", type=int, default=16)
+    parser.add_argument("--shingle", type=int, default=5, help="words (chars for CJK/protein)")
+
+
+@functools.cache
+def clean_options_class():
+    """The PipelineOptions subclass, defined on first use so ``--help`` needs no Beam import."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    class CleanOptions(PipelineOptions):
+        @classmethod
+        def _add_argparse_args(cls, parser) -> None:
+            add_clean_args(parser)
+
+    return CleanOptions
+
+
+@dataclass(frozen=True)
+class CleanConfig:
+    source: str
+    input: str
+    output: str
+    reader: ReaderConfig
+    normalize: NormalizeConfig
+    quality: QualityConfig | None  # None: no quality step
+    langid: LangIdConfig
+    dedup: DedupConfig
+    sentences: SentenceConfig
+    num_shards: int = 16
+    seed: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def config_from_args(args) -> CleanConfig:
+    """Parsed flags (PipelineOptions or argparse.Namespace) -> the frozen job config."""
+    from transforms.dedup import DedupConfig
+    from transforms.langid import LangIdConfig, parse_langs
+    from transforms.normalize import NormalizeConfig
+    from transforms.quality import quality_preset
+    from transforms.sentences import SentenceConfig
+    from transforms.sources import ReaderConfig
+
+    missing = [f"--{n}" for n in ("source", "input", "output") if not getattr(args, n)]
+    if missing:
+        raise SystemExit(f"pipeline.clean: missing required flags: {' '.join(missing)}")
+    reader = ReaderConfig(
+        text_format=args.text_format,
+        text_field=args.text_field,
+        tsv_columns=tuple(c.strip() for c in args.tsv_columns.split(",")),
+        lang_hint=args.lang_hint,
+    )
+    quality = None
+    if not args.no_quality:
+        quality = quality_preset(args.source, args.text_format)
+        bounds = {n: getattr(args, n) for n in _QUALITY_BOUNDS if getattr(args, n) is not None}
+        quality = replace(
+            quality, **{n: None if v in ("none", "off") else int(v) for n, v in bounds.items()}
+        )
+    dedup = DedupConfig(
+        exact=not args.no_exact_dedup,
+        near=not args.no_near_dedup,
+        num_perm=args.minhash_perm,
+        bands=args.minhash_bands,
+        threshold=args.near_dup_threshold,
+        shingle=args.shingle,
+        seed=args.seed,
+    )
+    return CleanConfig(
+        source=args.source,
+        input=args.input,
+        output=args.output,
+        reader=reader,
+        normalize=NormalizeConfig(),
+        quality=quality,
+        langid=LangIdConfig(langs=parse_langs(args.lang)),
+        dedup=dedup,
+        sentences=SentenceConfig(),
+        num_shards=args.num_shards,
+        seed=args.seed,
+    )
+
+
+def shard_row(doc, num_shards: int) -> tuple:
+    """Doc -> WriteShards element: ((shard name, no length bin), (sort key, row))."""
+    from schemas.hashing import bucket_of
+
+    return (f"docs-{bucket_of(doc.doc_id, num_shards):05d}", None), (doc.doc_id, doc.to_row())
+
+
+@functools.cache
+def _shard_row_fn():
+    import apache_beam as beam
+
+    from transforms.accounting import EMITTED, BeamCount
+
+    class ShardRowFn(beam.DoFn):
+        """Doc -> WriteShards element; counts ``emitted``: these are the documents written."""
+
+        def __init__(self, num_shards: int) -> None:
+            self.num_shards = num_shards
+
+        def setup(self) -> None:
+            self.count = BeamCount()
+
+        def process(self, doc):
+            self.count(EMITTED)
+            yield shard_row(doc, self.num_shards)
+
+    return ShardRowFn
+
+
+def build(p, cfg: CleanConfig) -> None:
+    """Add the clean job's steps to pipeline ``p``."""
+    import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
+
+    from schemas.document import DOCUMENT_SCHEMA
+    from transforms.accounting import REJECTED_DIR
+    from transforms.dedup import Deduplicate
+    from transforms.langid import IdentifyLanguage
+    from transforms.normalize import Normalize
+    from transforms.quality import QualityFilter
+    from transforms.sentences import SplitSentences
+    from transforms.shardio import WriteShards
+    from transforms.sources import ReadSource
+
+    docs, rejected = p | "Read" >> ReadSource(cfg.source, cfg.input, cfg.reader)
+    dead_letters = [rejected]
+    docs, rejected = docs | "Normalize" >> Normalize(cfg.normalize)
+    dead_letters.append(rejected)
+    if cfg.quality is not None:
+        docs, rejected = docs | "Quality" >> QualityFilter(cfg.quality)
+        dead_letters.append(rejected)
+    docs, rejected = docs | "LangId" >> IdentifyLanguage(cfg.langid)
+    dead_letters.append(rejected)
+    docs = docs | "Dedup" >> Deduplicate(cfg.dedup)
+    docs, rejected = docs | "Sentences" >> SplitSentences(cfg.sentences)
+    dead_letters.append(rejected)
+    _ = (
+        docs
+        | "ToShardRows" >> beam.ParDo(_shard_row_fn()(cfg.num_shards))
+        | "WriteShards"
+        >> WriteShards(
+            cfg.output, schema=DOCUMENT_SCHEMA, manifest_fields={"config": cfg.to_json()}
+        )
+    )
+    _ = (
+        tuple(dead_letters)
+        | "AllRejected" >> beam.Flatten()
+        | "WriteRejected"
+        >> beam.io.WriteToText(
+            FileSystems.join(cfg.output, REJECTED_DIR, "rejected"),
+            file_name_suffix=".jsonl",
+            num_shards=1,
+        )
+    )
+
+
+def _print_help(prog: str) -> None:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add_clean_args(parser)
+    parser.print_help()
+
+
+def run(argv: list[str] | None = None) -> dict:
+    """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in argv or "--help" in argv:
+        _print_help("python -m pipeline.clean")
+        return {}
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import TestOptions
+
+    from transforms.accounting import counters_from_result, write_stats
+    from transforms.shardio import finalize_manifest
+
+    options = clean_options_class()(argv)
+    cfg = config_from_args(options)
+    p = beam.Pipeline(options=options)
+    build(p, cfg)
+    result = p.run()
+    result.wait_until_finish()
+    if options.view_as(TestOptions).dry_run:
+        return {"dry_run": True}  # nothing ran: no counters, no files
+    counters = counters_from_result(result)
+    stats = write_stats(cfg.output, counters, job="clean", config=json.loads(cfg.to_json()))
+    finalize_manifest(cfg.output, counters=counters)
+    return stats
+
+
+if __name__ == "__main__":
+    run()
