@@ -41,13 +41,10 @@ def _bound(value: str) -> str:
 
 
 def add_clean_args(parser) -> None:
-    """Our flags; shared by the PipelineOptions subclass and the instant ``--help``."""
-    # Not argparse-required: Beam parses every PipelineOptions subclass for every pipeline in
-    # the process, so a required flag here would break unrelated pipelines. Checked in
-    # config_from_args instead.
-    parser.add_argument("--source", choices=SOURCES, help="required")
-    parser.add_argument("--input", help="required: comma list of files, globs, URIs")
-    parser.add_argument("--output", help="required: output folder (local or gs://...)")
+    """Our flags (everything else goes to Beam, see pipeline.job)."""
+    parser.add_argument("--source", required=True, choices=SOURCES)
+    parser.add_argument("--input", required=True, help="comma list of files, globs, URIs")
+    parser.add_argument("--output", required=True, help="output folder (local or gs://...)")
     parser.add_argument(
         "--lang", default="auto", help="CODE[,CODE]: keep only these languages; auto: keep all"
     )
@@ -68,19 +65,6 @@ def add_clean_args(parser) -> None:
     parser.add_argument("--minhash_perm", type=int, default=128)
     parser.add_argument("--minhash_bands", type=int, default=16)
     parser.add_argument("--shingle", type=int, default=5, help="words (chars for CJK/protein)")
-
-
-@functools.cache
-def clean_options_class():
-    """The PipelineOptions subclass, defined on first use so ``--help`` needs no Beam import."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    class CleanOptions(PipelineOptions):
-        @classmethod
-        def _add_argparse_args(cls, parser) -> None:
-            add_clean_args(parser)
-
-    return CleanOptions
 
 
 @dataclass(frozen=True)
@@ -110,9 +94,6 @@ def config_from_args(args) -> CleanConfig:
     from transforms.sentences import SentenceConfig
     from transforms.sources import ReaderConfig
 
-    missing = [f"--{n}" for n in ("source", "input", "output") if not getattr(args, n)]
-    if missing:
-        raise SystemExit(f"pipeline.clean: missing required flags: {' '.join(missing)}")
     reader = ReaderConfig(
         text_format=args.text_format,
         text_field=args.text_field,
@@ -226,38 +207,22 @@ def build(p, cfg: CleanConfig) -> None:
     )
 
 
-def _print_help(prog: str) -> None:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_clean_args(parser)
-    parser.print_help()
-
-
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
+    from pipeline.job import beam_options, parse_job_args, run_and_record
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "-h" in argv or "--help" in argv:
-        _print_help("python -m pipeline.clean")
-        return {}
-    import apache_beam as beam
-    from apache_beam.options.pipeline_options import TestOptions
+    args, beam_args = parse_job_args(
+        argv, prog="python -m pipeline.clean", doc=__doc__, add_args=add_clean_args
+    )
+    import apache_beam as beam  # after parsing, so --help stays instant
 
-    from transforms.accounting import counters_from_result, write_stats
-    from transforms.shardio import finalize_manifest
-
-    options = clean_options_class()(argv)
-    cfg = config_from_args(options)
-    p = beam.Pipeline(options=options)
+    cfg = config_from_args(args)
+    p = beam.Pipeline(options=beam_options(beam_args))
     build(p, cfg)
-    result = p.run()
-    result.wait_until_finish()
-    if options.view_as(TestOptions).dry_run:
-        return {"dry_run": True}  # nothing ran: no counters, no files
-    counters = counters_from_result(result)
-    stats = write_stats(cfg.output, counters, job="clean", config=json.loads(cfg.to_json()))
-    finalize_manifest(cfg.output, counters=counters)
-    return stats
+    return run_and_record(
+        p, job="clean", output=cfg.output, manifest=True, config=json.loads(cfg.to_json())
+    )
 
 
 if __name__ == "__main__":

@@ -13,70 +13,40 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import asdict
 
-import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
-
-from schemas.document import DOCUMENT_SCHEMA
-from schemas.example import EXAMPLE_SCHEMA, PAIR_TASKS
-from transforms.accounting import REJECTED_DIR, REJECTED_TAG, counters_from_result, write_stats
-from transforms.binning import padding_waste, parse_bin_edges
-from transforms.example_rows import Vocab, example_tokens, rows_to_table
-from transforms.pack import (
-    LENGTHS_NAMESPACE,
-    NSP_NEXT,
-    NSP_RANDOM,
-    SINGLE_SEGMENT,
-    SOP_IN_ORDER_COUNT,
-    SOP_SWAPPED_COUNT,
-    PackConfig,
-    PackExamples,
-)
-from transforms.shardio import ReadShardSet, WriteShards, finalize_manifest, read_manifest_any
-from transforms.static_masks import StaticMaskConfig
-from transforms.tokenize import TokenizeDocs
+from schemas.example import PAIR_TASKS
 
 
-def _add(parser, *args, **kwargs) -> None:
-    """parser.add_argument, skipping a flag another job's options already define: Beam's
-    get_all_options puts every PipelineOptions subclass in the process (pipeline.corpus runs
-    clean, vocab and shards in one) into one parser, where a second --input is an error. Our
-    own values are unaffected: view_as(ShardsOptions) parses with our definitions only."""
-    try:
-        parser.add_argument(*args, **kwargs)
-    except argparse.ArgumentError:
-        pass
+def add_shards_args(parser) -> None:
+    """Our flags (everything else goes to Beam, see pipeline.job)."""
+    add = parser.add_argument
+    add("--input", required=True, help="cleaned-document shard set(s), comma-separated")
+    add("--tokenizer", required=True, help="TOK_DIR written by pipeline.vocab")
+    add("--output", required=True, help="folder for the example shard set")
+    add("--max_seq_len", type=int, default=128)
+    add("--pair", choices=PAIR_TASKS, default="nsp")
+    add("--short_seq_prob", type=float, default=0.1)
+    add("--dupe_factor", type=int, default=1)
+    add("--static_masks", action="store_true", help="store google-style MLM masks")
+    add("--masked_lm_prob", type=float, default=0.15)
+    add("--max_predictions_per_seq", type=int, default=20)
+    add("--whole_word_mask", action="store_true")
+    add("--seed", type=int, default=12345)
+    add("--bins", default=None, help="upper bin edges, e.g. 32,64,96,128")
+    add("--nsp_bucket_docs", type=int, default=1000, help="docs per NSP bucket")
+    add("--nsp_buckets", type=int, default=None, help="fixed NSP bucket count")
+    add("--shards_per_bin", type=int, default=4)
+    add("--batch_docs", type=int, default=64, help="documents per encode_batch")
 
 
-class ShardsOptions(PipelineOptions):
-    @classmethod
-    def _add_argparse_args(cls, parser) -> None:
-        # Required flags are checked in config_from_options, not by argparse: Beam parses
-        # every job's options together, and another job's run must not demand ours.
-        _add(parser, "--input", help="cleaned-document shard set(s), comma-separated (required)")
-        _add(parser, "--tokenizer", help="TOK_DIR written by pipeline.vocab (required)")
-        _add(parser, "--output", help="folder for the example shard set (required)")
-        _add(parser, "--max_seq_len", type=int, default=128)
-        _add(parser, "--pair", choices=PAIR_TASKS, default="nsp")
-        _add(parser, "--short_seq_prob", type=float, default=0.1)
-        _add(parser, "--dupe_factor", type=int, default=1)
-        _add(parser, "--static_masks", action="store_true", help="store google-style MLM masks")
-        _add(parser, "--masked_lm_prob", type=float, default=0.15)
-        _add(parser, "--max_predictions_per_seq", type=int, default=20)
-        _add(parser, "--whole_word_mask", action="store_true")
-        _add(parser, "--seed", type=int, default=12345)
-        _add(parser, "--bins", default=None, help="upper bin edges, e.g. 32,64,96,128")
-        _add(parser, "--nsp_bucket_docs", type=int, default=1000, help="docs per NSP bucket")
-        _add(parser, "--nsp_buckets", type=int, default=None, help="fixed NSP bucket count")
-        _add(parser, "--shards_per_bin", type=int, default=4)
-        _add(parser, "--batch_docs", type=int, default=64, help="documents per encode_batch")
+def config_from_options(o: argparse.Namespace):
+    """Parsed flags -> transforms.pack.PackConfig."""
+    from transforms.binning import parse_bin_edges
+    from transforms.pack import PackConfig
+    from transforms.static_masks import StaticMaskConfig
 
-
-def config_from_options(o: ShardsOptions) -> PackConfig:
-    missing = [f"--{n}" for n in ("input", "tokenizer", "output") if not getattr(o, n, None)]
-    if missing:
-        raise SystemExit(f"pipeline.shards: missing required flags {', '.join(missing)}")
     if o.max_seq_len < 8:
         raise ValueError(f"--max_seq_len must be >= 8, got {o.max_seq_len}")
     if o.dupe_factor < 1 or o.shards_per_bin < 1 or o.nsp_bucket_docs < 1:
@@ -100,6 +70,14 @@ def config_from_options(o: ShardsOptions) -> PackConfig:
 
 def label_balance(counters: dict[str, int]) -> dict:
     """Fractions of each pair label: NSP random-next and SOP swapped should be near 0.5."""
+    from transforms.pack import (
+        NSP_NEXT,
+        NSP_RANDOM,
+        SINGLE_SEGMENT,
+        SOP_IN_ORDER_COUNT,
+        SOP_SWAPPED_COUNT,
+    )
+
     out: dict = {}
     for name, pos, neg in (
         ("nsp_random_fraction", NSP_RANDOM, NSP_NEXT),
@@ -113,23 +91,29 @@ def label_balance(counters: dict[str, int]) -> dict:
 
 
 def run(argv: list[str] | None = None) -> dict:
-    import sys
-
-    from transforms.tokenizer_dir import load_tokenizer, special_token_ids, tokenizer_hash
+    """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
+    from pipeline.job import beam_options, parse_job_args, run_and_record
 
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "--help" in argv or "-h" in argv:
-        parser = argparse.ArgumentParser(
-            prog="python -m pipeline.shards",
-            description=__doc__.split("\n\n")[0],
-            epilog="Other flags (--runner, --direct_num_workers, ...) go to Beam unchanged.",
-        )
-        ShardsOptions._add_argparse_args(parser)
-        parser.parse_args(["--help"])
-    options = PipelineOptions(argv)
-    o = options.view_as(ShardsOptions)
+    o, beam_args = parse_job_args(
+        argv, prog="python -m pipeline.shards", doc=__doc__, add_args=add_shards_args
+    )
+    # Heavy imports after parsing, so --help stays instant.
+    import apache_beam as beam
+
+    from schemas.document import DOCUMENT_SCHEMA
+    from schemas.example import EXAMPLE_SCHEMA
+    from transforms.accounting import REJECTED_DIR, REJECTED_TAG, counters_from_result
+    from transforms.binning import padding_waste
+    from transforms.example_rows import Vocab, example_tokens, rows_to_table
+    from transforms.pack import LENGTHS_NAMESPACE, PackExamples
+    from transforms.shardio import ReadShardSet, WriteShards, read_manifest_any
+    from transforms.tokenize import TokenizeDocs
+    from transforms.tokenizer_dir import load_tokenizer, special_token_ids, tokenizer_hash
+
     cfg = config_from_options(o)
     inputs = [d for d in o.input.split(",") if d]
+    # Read at construction: the NSP bucket count must be fixed before the graph is built.
     num_docs = sum(read_manifest_any(d)["num_rows"] for d in inputs)
     num_buckets = cfg.num_nsp_buckets or max(1, math.ceil(num_docs / cfg.nsp_bucket_docs))
     tokenizer = load_tokenizer(o.tokenizer)
@@ -146,7 +130,7 @@ def run(argv: list[str] | None = None) -> dict:
         "config": json.dumps(asdict(cfg), sort_keys=True),
     }
 
-    p = beam.Pipeline(options=options)
+    p = beam.Pipeline(options=beam_options(beam_args))
     rows = p | "ReadDocs" >> ReadShardSet(inputs, schema=DOCUMENT_SCHEMA)
     tokenized = rows | "Tokenize" >> TokenizeDocs(o.tokenizer, batch_docs=o.batch_docs)
     packed = tokenized.docs | "Pack" >> PackExamples(cfg, vocab, num_buckets=num_buckets)
@@ -163,24 +147,20 @@ def run(argv: list[str] | None = None) -> dict:
         | "WriteRejected"
         >> beam.io.WriteToText(f"{o.output}/{REJECTED_DIR}/rejected", file_name_suffix=".jsonl")
     )
-    result = p.run()
-    result.wait_until_finish()
 
-    counters = counters_from_result(result)
-    lengths = {int(k): v for k, v in counters_from_result(result, LENGTHS_NAMESPACE).items()}
-    stats = write_stats(
-        o.output,
-        counters,
-        padding_waste=padding_waste(
-            lengths, cfg.bin_edges, max_seq_len=cfg.max_seq_len, seed=cfg.seed
-        ),
-        label_balance=label_balance(counters),
-        length_histogram={str(k): lengths[k] for k in sorted(lengths)},
-        num_nsp_buckets=num_buckets if cfg.pair_task == "nsp" else None,
-        num_input_docs=num_docs,
-    )
-    finalize_manifest(o.output, counters=counters)
-    return stats
+    def extra(result, counters: dict) -> dict:
+        lengths = {int(k): v for k, v in counters_from_result(result, LENGTHS_NAMESPACE).items()}
+        return {
+            "padding_waste": padding_waste(
+                lengths, cfg.bin_edges, max_seq_len=cfg.max_seq_len, seed=cfg.seed
+            ),
+            "label_balance": label_balance(counters),
+            "length_histogram": {str(k): lengths[k] for k in sorted(lengths)},
+            "num_nsp_buckets": num_buckets if cfg.pair_task == "nsp" else None,
+            "num_input_docs": num_docs,
+        }
+
+    return run_and_record(p, job="shards", output=o.output, manifest=True, extra=extra)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,6 @@ and TOK_DIR/rejected/*.jsonl. Every flag not listed by ``--help`` goes to Beam u
 
 from __future__ import annotations
 
-import argparse
-import functools
 import sys
 from dataclasses import asdict
 
@@ -21,7 +19,7 @@ MODELS = ("wordpiece", "unigram", "bpe", "residues")
 
 
 def add_vocab_args(parser) -> None:
-    """Our flags; shared by the PipelineOptions subclass and the instant ``--help``."""
+    """Our flags (everything else goes to Beam, see pipeline.job)."""
     parser.add_argument("--input", required=True, help="comma list of document shard-set folders")
     parser.add_argument("--output", required=True, help="tokenizer folder (local or gs://...)")
     parser.add_argument("--vocab_size", type=int, default=30522)
@@ -37,19 +35,6 @@ def add_vocab_args(parser) -> None:
     parser.add_argument("--model_max_length", type=int, default=512)
     parser.add_argument("--max_train_count", type=int, default=50_000_000)
     parser.add_argument("--char_coverage", type=float, default=1.0)
-
-
-@functools.cache
-def vocab_options_class():
-    """The PipelineOptions subclass, defined on first use so ``--help`` needs no Beam import."""
-    from apache_beam.options.pipeline_options import PipelineOptions
-
-    class VocabOptions(PipelineOptions):
-        @classmethod
-        def _add_argparse_args(cls, parser) -> None:
-            add_vocab_args(parser)
-
-    return VocabOptions
 
 
 def config_from_args(args):
@@ -103,32 +88,20 @@ def build(p, inputs: list[str], output: str, cfg) -> None:
     )
 
 
-def _print_help(prog: str) -> None:
-    parser = argparse.ArgumentParser(
-        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    add_vocab_args(parser)
-    parser.print_help()
-
-
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
+    from pipeline.job import beam_options, parse_job_args, run_and_record
+
     argv = list(sys.argv[1:] if argv is None else argv)
-    if "-h" in argv or "--help" in argv:
-        _print_help("python -m pipeline.vocab")
-        return {}
-    import apache_beam as beam
+    args, beam_args = parse_job_args(
+        argv, prog="python -m pipeline.vocab", doc=__doc__, add_args=add_vocab_args
+    )
+    import apache_beam as beam  # after parsing, so --help stays instant
 
-    from transforms.accounting import counters_from_result, write_stats
-
-    options = vocab_options_class()(argv)
-    cfg = config_from_args(options)
-    p = beam.Pipeline(options=options)
-    build(p, input_dirs(options.input), options.output, cfg)
-    result = p.run()
-    result.wait_until_finish()
-    counters = counters_from_result(result)
-    return write_stats(options.output, counters, job="vocab", config=asdict(cfg))
+    cfg = config_from_args(args)
+    p = beam.Pipeline(options=beam_options(beam_args))
+    build(p, input_dirs(args.input), args.output, cfg)
+    return run_and_record(p, job="vocab", output=args.output, manifest=False, config=asdict(cfg))
 
 
 if __name__ == "__main__":

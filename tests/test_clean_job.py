@@ -300,7 +300,7 @@ def test_bad_inputs_become_dead_letters_and_duplicates_go(bad_inputs):
 
 def test_dataflow_dry_run_builds_without_touching_gcs():
     result = run([
-        "--source", "wiki", "--input", "gs://bertcorpus-test/in/enwiki.xml.bz2",
+        "--source", "wiki", "--input", "gs://bertcorpus-test/in/enwiki-*.xml.bz2",
         "--output", "gs://bertcorpus-test/out", "--runner=DataflowRunner", "--dry_run=True",
         "--project=bertcorpus-test", "--region=us-central1",
         "--temp_location=gs://bertcorpus-test/tmp", "--no_auth",

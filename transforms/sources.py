@@ -105,6 +105,11 @@ def expand_input_pattern(pattern: str) -> list[str]:
     return sorted(set(files))
 
 
+def _is_remote_glob(part: str) -> bool:
+    remote = "://" in part and not part.startswith(("http://", "https://", "file://"))
+    return remote and any(c in part for c in _GLOB_CHARS)
+
+
 class _SniffedStream(io.RawIOBase):
     """Serves already-read head bytes, then the rest; optionally transcodes UTF-16 to UTF-8
     so every reader sees UTF-8 (bgwiki's dump is UTF-16 LE with a BOM)."""
@@ -246,10 +251,18 @@ class ReadSource(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, pbegin):
-        files = expand_input_pattern(self.input_pattern)
+        # Local patterns expand now, so a typo fails before the job starts; globs on remote
+        # filesystems (gs://, s3://) expand inside the pipeline, where credentials live and so
+        # a graph can be built (e.g. a Dataflow dry run) from a machine without them.
+        parts = [p.strip() for p in self.input_pattern.split(",") if p.strip()]
+        remote_globs = [p for p in parts if _is_remote_glob(p)]
+        local = ",".join(p for p in parts if not _is_remote_glob(p))
+        files = (expand_input_pattern(local) if local else []) + remote_globs
         read = (
             pbegin
             | "ListFiles" >> beam.Create(files)
+            | "ExpandRemoteGlobs"
+            >> beam.FlatMap(lambda f: expand_input_pattern(f) if _is_remote_glob(f) else [f])
             | "SpreadFiles" >> beam.Reshuffle()
             | "ReadFiles"
             >> beam.ParDo(_ReadFileFn(self.source, self.cfg)).with_outputs(

@@ -1,0 +1,68 @@
+"""What every job entry point shares: flag parsing and the run -> stats.json epilogue.
+
+Our flags are parsed by a plain argparse parser and every other flag goes to Beam untouched.
+They are deliberately not a PipelineOptions subclass: Beam merges the flags of every such
+subclass loaded in a process into one parser, so two jobs in one process (a notebook, a test
+session, an orchestrator) would clash on --input/--output, and one job's defaults could
+silently become another's.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+BEAM_EPILOG = (
+    "Every other flag goes to Apache Beam unchanged, e.g. --runner=DataflowRunner "
+    "--project=P --region=R --temp_location=gs://B/tmp, or "
+    "--direct_running_mode=multi_processing --direct_num_workers=4."
+)
+
+
+def parse_job_args(
+    argv: list[str], *, prog: str, doc: str, add_args: Callable[[argparse.ArgumentParser], None]
+) -> tuple[argparse.Namespace, list[str]]:
+    """(our flags, Beam flags). ``--help`` prints ours and exits before Beam is imported."""
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=doc,
+        epilog=BEAM_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # never let a Beam flag be read as an abbreviation of ours
+    )
+    add_args(parser)
+    return parser.parse_known_args(argv)
+
+
+def beam_options(beam_args: list[str]):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    return PipelineOptions(beam_args)
+
+
+def run_and_record(
+    pipeline,
+    *,
+    job: str,
+    output: str,
+    manifest: bool,
+    extra: Callable[[object, dict], dict] | None = None,
+    **fields: object,
+) -> dict:
+    """Run ``pipeline``; write OUTPUT/stats.json (counters + ledger + ``fields`` + ``extra``)
+    and add the counters to the manifest. A Dataflow dry run returns {"dry_run": True}."""
+    from apache_beam.options.pipeline_options import TestOptions
+
+    from transforms.accounting import counters_from_result, write_stats
+    from transforms.shardio import finalize_manifest
+
+    result = pipeline.run()
+    result.wait_until_finish()
+    if pipeline.options.view_as(TestOptions).dry_run:
+        return {"dry_run": True}  # the graph was built; nothing ran, no files
+    counters = counters_from_result(result)
+    more = extra(result, counters) if extra else {}
+    stats = write_stats(output, counters, job=job, **fields, **more)
+    if manifest:
+        finalize_manifest(output, counters=counters)
+    return stats
