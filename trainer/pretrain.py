@@ -1,0 +1,315 @@
+"""Pretrain a BERT encoder (MLM + NSP/SOP) on example shard sets: one nanoGPT-style loop.
+
+    python -m trainer.pretrain --shards out/en/shards --output runs/tiny --model_size tiny \
+        --max_steps 2000 --batch_size 32 --lr 5e-4 [--eval_shards out/en/eval] [--resume]
+    torchrun --nproc_per_node 8 -m trainer.pretrain ...   # DDP: RANK/WORLD_SIZE/LOCAL_RANK
+
+RUN_DIR receives log.jsonl (one JSON line per log window and per evaluation), checkpoint.pt
+(everything an exact resume needs) and eval.json (the latest evaluation). On CPU a resumed run
+reproduces the uninterrupted run's losses exactly. Heavy imports live inside functions, so
+``--help`` is instant. On CPUs with bf16 support (AVX512-BF16/AMX) ``--precision bf16`` is
+~1.4x faster per step than fp32.
+
+The loop is here; its parts live beside it: trainer/model.py (the network), trainer/data.py
+(batches), trainer/checkpoint.py (save/resume and tokenizer checks), trainer/metrics.py (log
+windows, evaluation) and trainer/runtime.py (DDP ranks, CPU allocator, run log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from trainer.checkpoint import (
+    CHECKPOINT_FILE,
+    check_shard_identity,
+    load_checkpoint,
+    save_checkpoint,
+)
+from trainer.metrics import Window, evaluate
+from trainer.runtime import Distributed, RunLog, tune_cpu_allocator
+
+EVAL_FILE = "eval.json"
+
+
+_NON_NEGATIVE = ("warmup_steps", "save_every", "eval_every", "threads", "num_workers", "stop_after")
+
+
+def _opt(default: object, help: str, **parser_kwargs: object) -> object:
+    return field(default=default, metadata={"help": help, **parser_kwargs})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    shards: tuple[str, ...] = field(metadata={"help": "shard set folder(s), comma-separated"})
+    output: str = field(metadata={"help": "RUN_DIR for log.jsonl, checkpoint.pt, eval.json"})
+    model_size: str = _opt("tiny", "model preset", choices=("tiny", "mini", "small", "base"))
+    max_steps: int = _opt(1000, "optimizer steps in total (the schedule's length)")
+    batch_size: int = _opt(32, "examples per step and rank")
+    lr: float = _opt(1e-4, "peak learning rate (AdamW)")
+    warmup_steps: int = _opt(100, "linear warmup steps, then linear decay to 0 at max_steps")
+    weight_decay: float = _opt(0.01, "AdamW weight decay (never on biases and LayerNorm)")
+    grad_clip: float = _opt(1.0, "max global gradient norm; 0 turns clipping off")
+    adam_betas: tuple[float, ...] = _opt((0.9, 0.999), "AdamW betas, comma-separated")
+    adam_eps: float = _opt(1e-6, "AdamW epsilon (BERT: 1e-6)")
+    dropout: float = _opt(0.1, "hidden and attention dropout")
+    seed: int = _opt(0, "seeds model init, dropout, batch order and masks")
+    device: str = _opt("auto", "auto: cuda when available", choices=("auto", "cpu", "cuda"))
+    threads: int = _opt(0, "torch intra-op threads; 0 keeps torch's default")
+    precision: str = _opt("fp32", "bf16: autocast matmuls to bfloat16", choices=("fp32", "bf16"))
+    log_every: int = _opt(10, "steps per log line (losses averaged over the window)")
+    save_every: int = _opt(0, "steps between checkpoints; 0: only at the end")
+    eval_shards: tuple[str, ...] = _opt((), "held-out shard set folder(s), comma-separated")
+    eval_batches: int = _opt(50, "batches per evaluation (at most one pass)")
+    eval_every: int = _opt(0, "steps between evaluations; 0: only at the end")
+    masking: str = _opt("token", "MLM masking", choices=("token", "whole_word", "span"))
+    mask_rate: float = _opt(0.15, "fraction of maskable tokens predicted")
+    num_workers: int = _opt(0, "DataLoader worker processes of the loader")
+    resume: bool = _opt(False, "continue from RUN_DIR/checkpoint.pt")
+    stop_after: int = _opt(0, "stop (checkpointed) at this step, as if preempted; 0: max_steps")
+
+    def __post_init__(self) -> None:
+        if not self.shards:
+            raise ValueError("--shards: give at least one shard set folder")
+        for name in ("max_steps", "batch_size", "log_every", "eval_batches"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
+        for name in _NON_NEGATIVE:
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
+        if len(self.adam_betas) != 2:
+            raise ValueError(f"--adam_betas takes two numbers, got {self.adam_betas}")
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer.pretrain", description=__doc__.split("\n\n")[0]
+    )
+    for f in fields(TrainConfig):
+        meta = dict(f.metadata)
+        flag, required = f"--{f.name}", f.default is MISSING
+        if f.default is False:
+            parser.add_argument(flag, action="store_true", help=meta["help"])
+            continue
+        if f.name in ("shards", "eval_shards"):
+            kind = _split_list
+        elif f.name == "adam_betas":
+            kind = _float_list
+        else:
+            kind = str if required else type(f.default)
+        if not required:
+            shown = f.default
+            if isinstance(shown, tuple):
+                shown = ",".join(map(str, shown)) or "none"
+            meta["help"] += f" (default: {shown})"
+        parser.add_argument(flag, type=kind, required=required, default=None, **meta)
+    args = vars(parser.parse_args(argv))
+    given = {k: v for k, v in args.items() if v is not None}
+    return TrainConfig(**given)
+
+
+def _split_list(text: str) -> tuple[str, ...]:
+    return tuple(part for part in text.split(",") if part)
+
+
+def _float_list(text: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in _split_list(text))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    return train(parse_args(argv))
+
+
+def train(cfg: TrainConfig) -> dict:
+    """Run (or resume) training; returns the last log record plus the final evaluation."""
+    import torch
+
+    dist = Distributed.from_env(cfg.device)
+    if dist.device.type == "cpu":
+        tune_cpu_allocator()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    run = Run(cfg, dist)
+    autocast = torch.autocast(dist.device.type, torch.bfloat16, enabled=cfg.precision == "bf16")
+    window, batches = Window(dist.device), _endless(run.data)
+    record: dict = {}
+    saved_at, evaluation = run.step, None
+    run.model.train()
+    last = min(cfg.max_steps, cfg.stop_after or cfg.max_steps)
+    while run.step < last:
+        batch = {k: v.to(dist.device, non_blocking=True) for k, v in next(batches).items()}
+        with autocast:
+            out = run.wrapped(batch)
+        out["loss"].backward()
+        grad_norm = None
+        if cfg.grad_clip > 0:
+            grad_norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
+        run.optimizer.step()
+        run.scheduler.step()
+        run.optimizer.zero_grad(set_to_none=True)
+        run.step += 1
+        window.add(out, batch["attention_mask"], grad_norm)
+        if run.step % cfg.log_every == 0 or run.step == cfg.max_steps:
+            record = {
+                "step": run.step,
+                "epoch": run.data.state_dict()["epoch"],
+                "lr": run.scheduler.get_last_lr()[0],
+                **window.flush(dist),
+            }
+            run.log.write(record)
+        paused = time.perf_counter()  # evaluation and saving do not count as training time
+        if run.eval_data is not None and cfg.eval_every and run.step % cfg.eval_every == 0:
+            evaluation = run.evaluate()
+        if cfg.save_every and run.step % cfg.save_every == 0:
+            saved_at = run.save()
+        window.exclude(time.perf_counter() - paused)
+    if saved_at != run.step:
+        run.save()
+    result = {"step": run.step, "train": record}
+    if run.eval_data is not None and run.step == cfg.max_steps:
+        done = evaluation is not None and evaluation["step"] == run.step
+        result["eval"] = evaluation if done else run.evaluate()
+    dist.close()
+    return result
+
+
+class Run:
+    """Everything a run holds: data, model, optimizer, schedule, step; built or resumed."""
+
+    def __init__(self, cfg: TrainConfig, dist: Distributed) -> None:
+        import torch
+
+        from schemas.hashing import stable_hash
+        from trainer.data import LoaderConfig, PretrainingData
+        from trainer.masking import MaskingConfig
+        from trainer.model import BertConfig, BertForPretraining
+
+        self.cfg, self.dist, self.step = cfg, dist, 0
+        # Per-rank stream: dropout differs across ranks; DDP broadcasts rank 0's init weights.
+        torch.manual_seed(stable_hash(cfg.seed, "torch", dist.rank) & 0x7FFF_FFFF_FFFF_FFFF)
+        masking = MaskingConfig(strategy=cfg.masking, mask_rate=cfg.mask_rate)
+        loader_cfg = LoaderConfig(batch_size=cfg.batch_size, seed=cfg.seed, masking=masking)
+        self.data = PretrainingData(
+            list(cfg.shards),
+            loader_cfg,
+            rank=dist.rank,
+            world_size=dist.world_size,
+            num_workers=cfg.num_workers,
+            pin_memory=dist.device.type == "cuda",
+        )
+        if len(self.data) == 0:
+            raise ValueError(f"{cfg.shards}: no batches for rank {dist.rank}; empty shard set?")
+        self.identity = check_shard_identity(cfg.shards, self.data)
+        self.model_cfg = BertConfig.preset(
+            cfg.model_size,
+            vocab_size=self.data.vocab_size,
+            dropout=cfg.dropout,
+            attention_dropout=cfg.dropout,
+            max_position_embeddings=max(512, self.data.max_seq_len),
+        )
+        self.model = BertForPretraining(self.model_cfg).to(dist.device)
+        self.optimizer = make_optimizer(self.model, cfg, dist.device)
+        self.scheduler = make_scheduler(self.optimizer, cfg)
+        if cfg.resume:
+            self.step = load_checkpoint(
+                self.checkpoint_path,
+                cfg,
+                self.identity,
+                self.model,
+                self.optimizer,
+                self.scheduler,
+                self.data,
+                dist,
+            )
+        else:
+            self.data.set_epoch(0)
+        self.eval_data = None
+        if cfg.eval_shards:  # fixed order and masks: every evaluation sees the same examples
+            eval_cfg = LoaderConfig(
+                batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False, masking=masking
+            )
+            self.eval_data = PretrainingData(
+                list(cfg.eval_shards), eval_cfg, rank=dist.rank, world_size=dist.world_size
+            )
+            check_shard_identity(cfg.eval_shards, self.eval_data, expect=self.identity)
+        self.wrapped = dist.wrap(self.model)
+        self.log = RunLog(cfg.output, enabled=dist.is_main, keep_until=self.step)
+        self.log.write(
+            {
+                "event": "start",
+                "step": self.step,
+                "device": str(dist.device),
+                "parameters": self.model.num_parameters(),
+                "world_size": dist.world_size,
+                "model": asdict(self.model_cfg),
+            }
+        )
+
+    @property
+    def checkpoint_path(self) -> str:
+        return os.path.join(self.cfg.output, CHECKPOINT_FILE)
+
+    def save(self) -> int:
+        save_checkpoint(
+            self.checkpoint_path,
+            self.cfg,
+            self.identity,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            self.data,
+            self.dist,
+            self.step,
+            asdict(self.model_cfg),
+        )
+        return self.step
+
+    def evaluate(self) -> dict:
+        result = {"step": self.step, **evaluate(self.model, self.eval_data, self.cfg, self.dist)}
+        self.log.write({"event": "eval", **result})
+        self.log.write_json(EVAL_FILE, result)
+        self.model.train()
+        return result
+
+
+def _endless(data):
+    """Batches forever: the loader resumes mid-epoch, then epochs advance one by one."""
+    while True:
+        yield from data
+        data.set_epoch(data.state_dict()["epoch"] + 1)
+
+
+def make_optimizer(model, cfg: TrainConfig, device):
+    """AdamW; weight decay only on matrices (not biases, LayerNorm, the MLM bias)."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(
+        groups,
+        lr=cfg.lr,
+        betas=tuple(cfg.adam_betas),
+        eps=cfg.adam_eps,
+        fused=device.type == "cuda",
+    )
+
+
+def make_scheduler(optimizer, cfg: TrainConfig):
+    """Linear warmup to cfg.lr over warmup_steps, then linear decay to 0 at max_steps."""
+    import torch
+
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        return max(0.0, (cfg.max_steps - step) / max(1, cfg.max_steps - cfg.warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+if __name__ == "__main__":
+    main()
