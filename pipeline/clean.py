@@ -163,16 +163,14 @@ def _shard_row_fn():
 def build(p, cfg: CleanConfig) -> None:
     """Add the clean job's steps to pipeline ``p``."""
     import apache_beam as beam
-    from apache_beam.io.filesystems import FileSystems
 
     from schemas.document import DOCUMENT_SCHEMA
-    from transforms.accounting import REJECTED_DIR
     from transforms.dedup import Deduplicate
     from transforms.langid import IdentifyLanguage
     from transforms.normalize import Normalize
     from transforms.quality import QualityFilter
     from transforms.sentences import SplitSentences
-    from transforms.shardio import WriteShards
+    from transforms.shardio import WriteRejected, WriteShards
     from transforms.sources import ReadSource
 
     docs, rejected = p | "Read" >> ReadSource(cfg.source, cfg.input, cfg.reader)
@@ -195,16 +193,7 @@ def build(p, cfg: CleanConfig) -> None:
             cfg.output, schema=DOCUMENT_SCHEMA, manifest_fields={"config": cfg.to_json()}
         )
     )
-    _ = (
-        tuple(dead_letters)
-        | "AllRejected" >> beam.Flatten()
-        | "WriteRejected"
-        >> beam.io.WriteToText(
-            FileSystems.join(cfg.output, REJECTED_DIR, "rejected"),
-            file_name_suffix=".jsonl",
-            num_shards=1,
-        )
-    )
+    _ = tuple(dead_letters) | "WriteRejected" >> WriteRejected(cfg.output)
 
 
 def run(argv: list[str] | None = None) -> dict:

@@ -103,11 +103,11 @@ def run(argv: list[str] | None = None) -> dict:
 
     from schemas.document import DOCUMENT_SCHEMA
     from schemas.example import EXAMPLE_SCHEMA
-    from transforms.accounting import REJECTED_DIR, REJECTED_TAG, counters_from_result
+    from transforms.accounting import REJECTED_TAG, counters_from_result
     from transforms.binning import padding_waste
     from transforms.example_rows import Vocab, example_tokens, rows_to_table
     from transforms.pack import LENGTHS_NAMESPACE, PackExamples
-    from transforms.shardio import ReadShardSet, WriteShards, read_manifest_any
+    from transforms.shardio import ReadShardSet, WriteRejected, WriteShards, read_manifest_any
     from transforms.tokenize import TokenizeDocs
     from transforms.tokenizer_dir import load_tokenizer, special_token_ids, tokenizer_hash
 
@@ -141,12 +141,7 @@ def run(argv: list[str] | None = None) -> dict:
         manifest_fields=manifest_fields,
         to_table=rows_to_table,
     )
-    _ = (
-        (tokenized[REJECTED_TAG], packed[REJECTED_TAG])
-        | "AllRejected" >> beam.Flatten()
-        | "WriteRejected"
-        >> beam.io.WriteToText(f"{o.output}/{REJECTED_DIR}/rejected", file_name_suffix=".jsonl")
-    )
+    _ = (tokenized[REJECTED_TAG], packed[REJECTED_TAG]) | "WriteRejected" >> WriteRejected(o.output)
 
     def extra(result, counters: dict) -> dict:
         lengths = {int(k): v for k, v in counters_from_result(result, LENGTHS_NAMESPACE).items()}

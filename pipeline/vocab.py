@@ -63,11 +63,10 @@ def input_dirs(value: str) -> list[str]:
 def build(p, inputs: list[str], output: str, cfg) -> None:
     """Add the vocab job's steps to pipeline ``p``."""
     import apache_beam as beam
-    from apache_beam.io.filesystems import FileSystems
 
     from schemas.document import DOCUMENT_SCHEMA
-    from transforms.accounting import REJECTED_DIR, REJECTED_TAG
-    from transforms.shardio import ReadShardSet
+    from transforms.accounting import REJECTED_TAG
+    from transforms.shardio import ReadShardSet, WriteRejected
     from transforms.vocab import HOLDOUT_TAG, CountWords, RouteDocs, SelectTrainingWords
     from transforms.vocab_report import EvaluateHoldout, write_tokenizer_dir
     from transforms.vocab_train import train_from_selection
@@ -83,9 +82,7 @@ def build(p, inputs: list[str], output: str, cfg) -> None:
     _ = trained | "WriteTokenizerDir" >> beam.Map(
         write_tokenizer_dir, beam.pvalue.AsSingleton(heldout), output, cfg
     )
-    _ = routed[REJECTED_TAG] | "WriteRejected" >> beam.io.WriteToText(
-        FileSystems.join(output, REJECTED_DIR, "rejected"), file_name_suffix=".jsonl", num_shards=1
-    )
+    _ = routed[REJECTED_TAG] | "WriteRejected" >> WriteRejected(output)
 
 
 def run(argv: list[str] | None = None) -> dict:
