@@ -18,8 +18,8 @@ STAGES = ("clean", "vocab", "pack", "loader", "train")
 
 def run_stage(stage: str, quick: bool) -> dict:
     code = (
-        "import json, bench.bench_{s} as m; "
-        "print('BENCH_JSON ' + json.dumps(m.run(quick={q})))".format(s=stage, q=quick)
+        f"import json, bench.bench_{stage} as m; "
+        f"print('BENCH_JSON ' + json.dumps(m.run(quick={quick})))"
     )
     started = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
