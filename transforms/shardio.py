@@ -216,3 +216,25 @@ class ReadShardSet(beam.PTransform):
             | "SpreadShards" >> beam.Reshuffle()
             | "ReadRows" >> beam.FlatMap(lambda de: read_shard_rows(de[0], de[1], schema))
         )
+
+
+class WriteRejected(beam.PTransform):
+    """Dead-letter JSON lines (one or more PCollections) -> OUTPUT/rejected/rejected-*.jsonl.
+
+    One file, so users find every rejected record, with its reason, in one place.
+    """
+
+    def __init__(self, output_dir: str) -> None:
+        super().__init__()
+        self.output_dir = output_dir
+
+    def expand(self, rejected):
+        from transforms.accounting import REJECTED_DIR
+
+        if not isinstance(rejected, beam.PCollection):
+            rejected = tuple(rejected) | "AllRejected" >> beam.Flatten()
+        return rejected | "Write" >> beam.io.WriteToText(
+            FileSystems.join(self.output_dir, REJECTED_DIR, "rejected"),
+            file_name_suffix=".jsonl",
+            num_shards=1,
+        )
