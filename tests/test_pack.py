@@ -1,4 +1,4 @@
-"""Packing, static masks, binning and tokenisation: pure functions, properties, one pipeline."""
+"""Packing: truncation, NSP/SOP pairs, single segments, rows and counters; one pipeline."""
 
 from __future__ import annotations
 
@@ -7,15 +7,14 @@ import random
 
 import apache_beam as beam
 import numpy as np
-import pytest
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.example import NO_PAIR, PAIR_IS_NEXT, PAIR_RANDOM_NEXT, SOP_IN_ORDER, SOP_SWAPPED
-from transforms.accounting import EMITTED, FAILED, INPUT, CounterDict, ledger
-from transforms.binning import default_bin_edges, length_bin, padding_waste, parse_bin_edges
+from transforms.accounting import EMITTED, CounterDict
+from transforms.binning import length_bin
 from transforms.example_rows import Vocab, assemble
 from transforms.pack import (
     DROPPED_TOO_SHORT,
@@ -31,12 +30,9 @@ from transforms.pack import (
     pack_documents,
     truncation_plan,
 )
-from transforms.static_masks import StaticMaskConfig, choose_positions, num_to_predict, static_mask
+from transforms.static_masks import StaticMaskConfig, num_to_predict
 from transforms.tokenize import (
     TokenizedDoc,
-    continuation_table,
-    tokenize_docs,
-    word_starts_from_word_ids,
 )
 
 CLS, SEP, MASK, PAD, UNK = 2, 3, 4, 0, 1
@@ -288,158 +284,6 @@ def test_pack_documents_static_masks():
         assert 1 <= len(pos) == len(mids) <= num_to_predict(r["num_tokens"], masks)
         assert pos == sorted(set(pos))
         assert all(r["input_ids"][p] not in (CLS, SEP) for p in pos)
-
-
-# --- static masks ----------------------------------------------------------------------------
-
-
-def test_num_to_predict_like_google():
-    cfg = StaticMaskConfig()
-    assert [num_to_predict(n, cfg) for n in (1, 5, 10, 100, 128, 512)] == [1, 1, 2, 15, 19, 20]
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.booleans(), min_size=3, max_size=200), st.integers(0, 2**32), st.booleans())
-def test_static_mask_properties(starts, seed, whole_word):
-    n = len(starts)
-    ids = np.arange(100, 100 + n, dtype=np.int32)
-    ids[0], ids[-1] = CLS, SEP
-    word_start = np.array(starts, dtype=np.uint8)
-    word_start[0] = word_start[-1] = word_start[1] = 1
-    cfg = StaticMaskConfig(whole_word=whole_word)
-    rng = np.random.default_rng(seed)
-    pos, new = static_mask(ids, word_start, VOCAB.mask_specials(), VOCAB.random_pool, cfg, rng)
-    assert len(pos) <= num_to_predict(n, cfg) and np.all(np.diff(pos) > 0)
-    assert not np.isin(pos, [0, n - 1]).any()  # specials never chosen
-    if not whole_word:
-        assert len(pos) == min(num_to_predict(n, cfg), n - 2)
-    else:  # chosen words are complete
-        word = np.cumsum(word_start)
-        chosen = set(pos.tolist())
-        for w in set(word[pos].tolist()):
-            members = [i for i in range(1, n - 1) if word[i] == w]
-            assert set(members) <= chosen
-    assert not np.isin(new[new != MASK], VOCAB.special_ids).any()
-
-
-def test_static_mask_80_10_10():
-    ids = np.arange(100, 612, dtype=np.int32)
-    ws = np.ones(512, np.uint8)
-    cfg = StaticMaskConfig(max_predictions_per_seq=80)
-    rng = np.random.default_rng(0)
-    kinds = CounterDict()
-    for _ in range(200):
-        pos, new = static_mask(ids, ws, VOCAB.mask_specials(), VOCAB.random_pool, cfg, rng)
-        kinds("mask", int((new == MASK).sum()))
-        kinds("same", int((new == ids[pos]).sum()))
-        kinds("n", len(pos))
-    n = kinds["n"]
-    assert abs(kinds["mask"] - 0.8 * n) <= 3 * math.sqrt(n * 0.16)
-    assert abs(kinds["same"] - 0.1 * n) <= 3 * math.sqrt(n * 0.09)
-
-
-def test_choose_positions_whole_word_skips_overflowing_words():
-    ws = np.array([1, 1, 0, 0, 0, 1, 1], np.uint8)  # words: [1..4], [5], [6]
-    cand = np.array([0, 1, 1, 1, 1, 1, 1], bool)
-    for seed in range(20):
-        got = choose_positions(ws, cand, 2, True, np.random.default_rng(seed)).tolist()
-        assert got == [5, 6]
-
-
-# --- binning --------------------------------------------------------------------------------
-
-
-def test_bin_edges_and_lookup():
-    assert default_bin_edges(128) == (32, 64, 96, 128)
-    assert default_bin_edges(512) == (64, 128, 192, 256, 320, 384, 448, 512)
-    assert parse_bin_edges("32,64", 128) == (32, 64, 128)
-    assert parse_bin_edges("64,128,256", 128) == (64, 128)
-    with pytest.raises(ValueError):
-        parse_bin_edges("64,32", 128)
-    edges = (32, 64, 128)
-    assert [length_bin(n, edges) for n in (1, 32, 33, 64, 65, 128)] == [0, 0, 1, 1, 2, 2]
-    with pytest.raises(ValueError):
-        length_bin(129, edges)
-
-
-def test_padding_waste_exact():
-    # 32 rows of 30 and 32 of 100: binned batches pad to 32 and 104; naive pads all to 128
-    waste = padding_waste({30: 32, 100: 32}, (64, 128), max_seq_len=128)
-    assert waste["binned"] == pytest.approx((32 * 2 + 32 * 4) / (32 * 32 + 32 * 104))
-    assert waste["naive"] == pytest.approx(1 - (30 + 100) / 256)
-    assert waste["num_examples"] == 64 and waste["binned"] < waste["mixed"] <= waste["naive"]
-
-
-# --- tokenisation ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def bert_tokenizer(shared_data, tmp_path_factory):
-    from transforms.tokenizer_dir import load_tokenizer, tokenizer_from_vocab
-
-    out = tmp_path_factory.mktemp("tok")
-    vocab = shared_data / "vocab" / "bert-base-uncased-vocab_from_all-MiniLM-L6-v2.txt"
-    tokenizer_from_vocab(str(vocab), str(out), True)
-    return str(out), load_tokenizer(str(out))
-
-
-def test_word_starts_from_word_ids():
-    wid = np.array([0, 0, 1, 0, 1, 1, np.nan, np.nan])
-    got = word_starts_from_word_ids(wid, np.array([3, 5]))
-    assert got.tolist() == [1, 0, 1, 1, 1, 0, 1, 1]
-
-
-def test_tokenize_docs_exact(bert_tokenizer):
-    _, tok = bert_tokenizer
-    rows = [
-        {"doc_id": "a", "source": "text", "paragraphs": [["Unaffable giants.", "Hi!"], []]},
-        {"doc_id": "b", "source": "text", "paragraphs": [["   "]]},
-        {"doc_id": "c", "source": "text"},  # malformed: no paragraphs
-    ]
-    count, rejected = CounterDict(), []
-    (doc,) = tokenize_docs(rows, tok, continuation_table(tok), count, rejected=rejected)
-    tokens = [tok.id_to_token(i) for i in doc.ids.tolist()]
-    assert tokens == ["una", "##ffa", "##ble", "giants", ".", "hi", "!"]
-    assert doc.word_start.tolist() == [1, 0, 0, 1, 1, 1, 1]
-    assert doc.sent_offsets.tolist() == [0, 5, 7]
-    assert count == {INPUT: 3, FAILED: 1, "dropped_empty": 1, "sentences": 2, "tokens": 7}
-    assert len(rejected) == 1 and '"record_id": "c"' in rejected[0]
-    count[EMITTED] += 1
-    assert ledger(count)["balanced"]
-
-
-def test_word_starts_from_prefixes_equal_word_ids(bert_tokenizer, shared_data):
-    """WordPiece: the "##" table (fast path) gives exactly the Encodings' word ids."""
-    _, tok = bert_tokenizer
-    table = continuation_table(tok)
-    assert table[tok.token_to_id("##ble")] and not table[tok.token_to_id("giants")]
-    text = (shared_data / "books" / "fr_Voyage-au-Centre-de-la-Terre-.txt").read_text("utf-8-sig")
-    text += (shared_data / "bert" / "sample_text.txt").read_text("utf-8")
-    lines = [ln for ln in text.splitlines() if ln.strip()][:3000]
-    rows = [{"doc_id": "x", "source": "text", "paragraphs": [lines]}]
-    (fast,) = tokenize_docs(rows, tok, table, CounterDict())
-    (slow,) = tokenize_docs(rows, tok, None, CounterDict())
-    assert fast.num_tokens > 50_000
-    assert np.array_equal(fast.ids, slow.ids) and np.array_equal(
-        fast.sent_offsets, slow.sent_offsets
-    )
-    assert np.array_equal(fast.word_start, slow.word_start)
-
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    residues = "ACDEFGHIKLMNPQRSTVWYX"
-    vocab = {t: i for i, t in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *residues])}
-    prot = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    prot.pre_tokenizer = pre_tokenizers.Split("", "isolated")
-    assert continuation_table(prot) is None  # words come from the Split pre-tokenizer
-    (doc,) = tokenize_docs(
-        [{"doc_id": "p", "source": "protein", "paragraphs": [["MKVLA"]]}],
-        prot,
-        None,
-        CounterDict(),
-    )
-    assert doc.ids.tolist() == [vocab[c] for c in "MKVLA"]
-    assert doc.word_start.tolist() == [1] * 5
 
 
 # --- Beam transform ------------------------------------------------------------------------------
