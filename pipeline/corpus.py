@@ -168,7 +168,8 @@ def run(argv: list[str] | None = None) -> dict:
     shards = os.path.join(args.output, "shards")
     print(
         f"done. Train with:\n  python -m trainer.pretrain --shards {shards} "
-        f"--output {os.path.join(args.output, 'run')} --model_size tiny --max_steps 200"
+        f"--output {os.path.join(args.output, 'run')} --model_size tiny --max_steps 200 "
+        "--lr 1e-3 --warmup_steps 20"
     )
     return summary
 
