@@ -156,8 +156,8 @@ def run(argv: list[str] | None = None) -> dict:
         print(json.dumps(summary["plan"], indent=2))
         return summary
     for job, job_argv in plan:
-        # One process per job: Beam merges the flags of every PipelineOptions subclass loaded
-        # in a process, so jobs sharing flag names (--input, --output) cannot share one.
+        # One process per job, exactly as a user would run it: each job's memory and Beam
+        # runner state end with it, and a failing job stops the chain with its own message.
         print(f"== python -m {job} {' '.join(job_argv)}", flush=True)
         done = subprocess.run([sys.executable, "-m", job, *job_argv])
         if done.returncode != 0:
