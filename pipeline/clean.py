@@ -17,7 +17,7 @@ import functools
 import json
 import sys
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the transforms import Beam: kept out of the way of an instant --help
     from transforms.dedup import DedupConfig
@@ -104,9 +104,10 @@ def config_from_args(args) -> CleanConfig:
     if not args.no_quality:
         quality = quality_preset(args.source, args.text_format)
         bounds = {n: getattr(args, n) for n in _QUALITY_BOUNDS if getattr(args, n) is not None}
-        quality = replace(
-            quality, **{n: None if v in ("none", "off") else int(v) for n, v in bounds.items()}
-        )
+        overrides: dict[str, Any] = {
+            n: None if v in ("none", "off") else int(v) for n, v in bounds.items()
+        }
+        quality = replace(quality, **overrides)
     dedup = DedupConfig(
         exact=not args.no_exact_dedup,
         near=not args.no_near_dedup,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -43,7 +44,7 @@ class BertConfig:
     vocab_multiple: int = 64  # embedding rows padded to a multiple of this (matmul-friendly)
 
     @classmethod
-    def preset(cls, name: str, **overrides: object) -> BertConfig:
+    def preset(cls, name: str, **overrides: Any) -> BertConfig:
         if name not in PRESETS:
             raise ValueError(f"unknown model size {name!r}; choose from {sorted(PRESETS)}")
         layers, hidden, heads, ff = PRESETS[name]
@@ -161,6 +162,7 @@ class BertForPretraining(nn.Module):
         # predicted, zero gradient) without slicing [M, V] logits, whose backward costs a copy.
         vocab_pad = torch.zeros(cfg.padded_vocab_size)
         vocab_pad[cfg.vocab_size :] = float("-inf")
+        self.vocab_pad: torch.Tensor  # [padded V], registered as a non-persistent buffer
         self.register_buffer("vocab_pad", vocab_pad, persistent=False)
         self.pair_head = nn.Linear(cfg.hidden_size, 2)
         self.apply(self._init_weights)

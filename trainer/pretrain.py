@@ -20,7 +20,9 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any
 
 from trainer.checkpoint import (
     CHECKPOINT_FILE,
@@ -37,7 +39,7 @@ EVAL_FILE = "eval.json"
 _NON_NEGATIVE = ("warmup_steps", "save_every", "eval_every", "threads", "num_workers", "stop_after")
 
 
-def _opt(default: object, help: str, **parser_kwargs: object) -> object:
+def _opt(default: Any, help: str, **parser_kwargs: Any) -> Any:
     return field(default=default, metadata={"help": help, **parser_kwargs})
 
 
@@ -90,6 +92,7 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     for f in fields(TrainConfig):
         meta = dict(f.metadata)
         flag, required = f"--{f.name}", f.default is MISSING
+        kind: Callable[[str], Any]
         if f.default is False:
             parser.add_argument(flag, action="store_true", help=meta["help"])
             continue
@@ -189,7 +192,8 @@ class Run:
         self.cfg, self.dist, self.step = cfg, dist, 0
         # Per-rank stream: dropout differs across ranks; DDP broadcasts rank 0's init weights.
         torch.manual_seed(stable_hash(cfg.seed, "torch", dist.rank) & 0x7FFF_FFFF_FFFF_FFFF)
-        masking = MaskingConfig(strategy=cfg.masking, mask_rate=cfg.mask_rate)
+        # cfg.masking is one of MaskingConfig's strategies: argparse choices, re-checked there.
+        masking = MaskingConfig(strategy=cfg.masking, mask_rate=cfg.mask_rate)  # type: ignore[arg-type]
         loader_cfg = LoaderConfig(batch_size=cfg.batch_size, seed=cfg.seed, masking=masking)
         self.data = PretrainingData(
             list(cfg.shards),
@@ -293,7 +297,7 @@ def make_optimizer(model, cfg: TrainConfig, device):
     return torch.optim.AdamW(
         groups,
         lr=cfg.lr,
-        betas=tuple(cfg.adam_betas),
+        betas=(cfg.adam_betas[0], cfg.adam_betas[1]),
         eps=cfg.adam_eps,
         fused=device.type == "cuda",
     )

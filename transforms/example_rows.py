@@ -7,6 +7,7 @@ Arrow columns in one step per shard (``rows_to_table``), never via lists of Pyth
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -71,6 +72,7 @@ def example_row(inst: Instance, vocab: Vocab, cfg: PackConfig, key: tuple[str, i
     ids, word_start, b_start = assemble(inst, vocab)
     positions = mask_ids = None
     if cfg.static_masks is not None:
+        assert vocab.random_pool is not None, "Vocab.from_special_ids fills random_pool"
         rng = np.random.default_rng(stable_hash(cfg.seed, *key, "static_mask"))
         pos, mids = static_mask(
             np.array(ids, np.int32),
@@ -146,6 +148,6 @@ def rows_to_table(rows: list[dict]) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=EXAMPLE_SCHEMA)
 
 
-def example_tokens(row: dict) -> int:
+def example_tokens(row: Mapping) -> int:
     """Tokens of an example row (WriteShards' per-shard token count)."""
     return row["num_tokens"]

@@ -185,6 +185,7 @@ def create_pair_instances(
                     if label == SOP_SWAPPED:
                         a, b = b, a
             if a is not None:
+                assert b is not None  # a pair always has both segments
                 out.append(_truncated(a, b, label, max_num, rng))
             chunk_start = i + 1
             target = target_length(max_num, cfg.short_seq_prob, rng)

@@ -77,7 +77,7 @@ def static_mask(
     candidate = ~np.isin(input_ids, special_ids)
     budget = num_to_predict(int(input_ids.shape[0]), cfg)
     positions = choose_positions(word_start, candidate, budget, cfg.whole_word, rng)
-    u = rng.random(positions.shape[0])
+    u = np.asarray(rng.random(positions.shape[0]))
     ids = input_ids[positions].astype(np.int32)
     is_mask = u < cfg.mask_token_frac
     is_random = (u >= cfg.mask_token_frac) & (u < cfg.mask_token_frac + cfg.random_token_frac)

@@ -240,7 +240,8 @@ class _Block:
     """The lines of one blank-line-separated document, or why it cannot be read."""
 
     def __init__(self, start: int) -> None:
-        self.start, self.lines, self.size = start, [], 0
+        self.start, self.size = start, 0
+        self.lines: list[str] = []
         self.bad: tuple[str, str, bytes] | None = None
 
     def add(self, line_no: int, line: bytes | None, max_bytes: int | None) -> None:

@@ -103,7 +103,10 @@ class _EvaluateFn(beam.DoFn):
             from tokenizers import Tokenizer
 
             self._tokenizer = Tokenizer.from_str(trained["tokenizer_json"])
-            self._unk_id = self._tokenizer.token_to_id(UNK)
+            unk_id = self._tokenizer.token_to_id(UNK)
+            if unk_id is None:
+                raise ValueError(f"trained tokenizer lacks {UNK}")
+            self._unk_id: int = unk_id
             self._chars = frozenset(trained["training_chars"])
             self._json = trained["tokenizer_json"]
         counts = evaluate_doc(row, self._tokenizer, self._unk_id, self._chars)
