@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import sys
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -199,16 +198,12 @@ def build(p, cfg: CleanConfig) -> None:
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
-    from pipeline.job import beam_options, parse_job_args, run_and_record
+    from pipeline.job import new_pipeline, run_and_record
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args, beam_args = parse_job_args(
+    args, p = new_pipeline(
         argv, prog="python -m pipeline.clean", doc=__doc__, add_args=add_clean_args
     )
-    import apache_beam as beam  # after parsing, so --help stays instant
-
     cfg = config_from_args(args)
-    p = beam.Pipeline(options=beam_options(beam_args))
     build(p, cfg)
     return run_and_record(
         p, job="clean", output=cfg.output, manifest=True, config=json.loads(cfg.to_json())

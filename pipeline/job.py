@@ -10,6 +10,7 @@ silently become another's.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 
 BEAM_EPILOG = (
@@ -32,6 +33,21 @@ def parse_job_args(
     )
     add_args(parser)
     return parser.parse_known_args(argv)
+
+
+def new_pipeline(
+    argv: list[str] | None,
+    *,
+    prog: str,
+    doc: str,
+    add_args: Callable[[argparse.ArgumentParser], None],
+):
+    """(our flags, a Beam Pipeline over the other flags) from ``argv`` (None: sys.argv)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, beam_args = parse_job_args(argv, prog=prog, doc=doc, add_args=add_args)
+    import apache_beam as beam  # after parsing, so --help stays instant
+
+    return args, beam.Pipeline(options=beam_options(beam_args))
 
 
 def beam_options(beam_args: list[str]):

@@ -12,7 +12,6 @@ and TOK_DIR/rejected/*.jsonl. Every flag not listed by ``--help`` goes to Beam u
 
 from __future__ import annotations
 
-import sys
 from dataclasses import asdict
 
 MODELS = ("wordpiece", "unigram", "bpe", "residues")
@@ -87,16 +86,12 @@ def build(p, inputs: list[str], output: str, cfg) -> None:
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
-    from pipeline.job import beam_options, parse_job_args, run_and_record
+    from pipeline.job import new_pipeline, run_and_record
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args, beam_args = parse_job_args(
+    args, p = new_pipeline(
         argv, prog="python -m pipeline.vocab", doc=__doc__, add_args=add_vocab_args
     )
-    import apache_beam as beam  # after parsing, so --help stays instant
-
     cfg = config_from_args(args)
-    p = beam.Pipeline(options=beam_options(beam_args))
     build(p, input_dirs(args.input), args.output, cfg)
     return run_and_record(p, job="vocab", output=args.output, manifest=False, config=asdict(cfg))
 
