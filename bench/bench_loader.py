@@ -7,6 +7,10 @@ tokens, uncased BERT vocabulary) and produce padded, masked batches of 32 as int
 - peer: transformers.DataCollatorForLanguageModeling(BertTokenizer(vocab=...),
   pad_to_multiple_of=8) fed the rows as lists of ids (dicts with input_ids, token_type_ids).
 Whole-word and span masking are measured for us only (no like-for-like peer).
+``seq128.ours_token_uncompressed``: the same rows written without compression (zero-copy
+views of the memory-mapped file). ``rss_after_construct``: resident memory a fresh process
+gains while constructing the loader over one larger set written zstd vs uncompressed (total
+and anonymous RSS, MB; anonymous = private copies of the data).
 
     python -m bench.bench_loader [--quick]
 """
@@ -44,20 +48,27 @@ def make_rows(num: int, seq_len: int, seed: int = 0) -> dict[str, np.ndarray]:
     return {"ids": ids, "b_start": b_start, "word_start": word_start}
 
 
-def write_set(directory: str, rows: dict[str, np.ndarray], seq_len: int) -> None:
+def write_set(
+    directory: str, rows: dict[str, np.ndarray], seq_len: int, compression: str | None = "zstd"
+) -> None:
     import pyarrow as pa
 
     from schemas.example import EXAMPLE_SCHEMA, PAIR_IS_NEXT
     from schemas.shards import build_manifest, write_manifest, write_shard
 
     num = len(rows["ids"])
+    offsets = pa.array(np.arange(num + 1, dtype=np.int32) * seq_len)
+
+    def lists(matrix: np.ndarray) -> pa.ListArray:  # columnar: fast for large sets
+        return pa.ListArray.from_arrays(offsets, pa.array(matrix.reshape(-1)))
+
     table = pa.table(
         {
-            "input_ids": pa.array(list(rows["ids"]), type=pa.list_(pa.int32())),
+            "input_ids": lists(rows["ids"]),
             "num_tokens": np.full(num, seq_len, np.int32),
             "segment_b_start": rows["b_start"],
             "pair_label": np.full(num, PAIR_IS_NEXT, np.int8),
-            "word_start": pa.array(list(rows["word_start"]), type=pa.list_(pa.uint8())),
+            "word_start": lists(rows["word_start"]),
             "static_mask_positions": pa.nulls(num, pa.list_(pa.int32())),
             "static_mask_ids": pa.nulls(num, pa.list_(pa.int32())),
             "length_bin": np.zeros(num, np.int16),
@@ -66,7 +77,14 @@ def write_set(directory: str, rows: dict[str, np.ndarray], seq_len: int) -> None
         },
         schema=EXAMPLE_SCHEMA,
     )
-    info = write_shard(directory, "examples-00000", table, schema=EXAMPLE_SCHEMA, length_bin=0)
+    info = write_shard(
+        directory,
+        "examples-00000",
+        table,
+        schema=EXAMPLE_SCHEMA,
+        length_bin=0,
+        compression=compression,
+    )
     manifest = build_manifest(
         [info],
         schema=EXAMPLE_SCHEMA,
@@ -126,6 +144,50 @@ def peer(rows: dict[str, np.ndarray], min_seconds: float) -> float:
     return _rate(one_pass, min_seconds)
 
 
+_RSS_CHILD = """
+import gc, json, sys
+import psutil, torch
+from schemas.shards import read_manifest
+from trainer.data import LoaderConfig, PretrainingData
+
+def anon():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) * 1024 for l in f if l.startswith("RssAnon:"))
+
+read_manifest(sys.argv[1])  # pyarrow's lazy set-up is not the loader's memory
+gc.collect()
+process = psutil.Process()
+rss, rss_anon = process.memory_info().rss, anon()
+data = PretrainingData(sys.argv[1], LoaderConfig(batch_size=32))
+gc.collect()
+print(json.dumps([process.memory_info().rss - rss, anon() - rss_anon]))
+"""
+
+
+def rss_after_construct(tmp: str, num: int, seq_len: int) -> dict:
+    """RSS a fresh process gains constructing the loader: zstd vs uncompressed shards."""
+    import os
+    import subprocess
+
+    repo = str(Path(__file__).resolve().parents[1])
+    rows = make_rows(num, seq_len, seed=1)
+    out: dict = {"examples": num, "seq_len": seq_len, "token_id_mb": rows["ids"].nbytes / 2**20}
+    for name, compression in (("zstd", "zstd"), ("none", None)):
+        directory = f"{tmp}/rss_{name}"
+        write_set(directory, rows, seq_len, compression=compression)
+        done = subprocess.run(
+            [sys.executable, "-c", _RSS_CHILD, directory],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=repo,
+            env={**os.environ, "PYTHONPATH": repo, "OMP_NUM_THREADS": "1"},
+        )
+        total, anon = json.loads(done.stdout.strip().splitlines()[-1])
+        out[f"{name}_rss_mb"], out[f"{name}_anon_mb"] = total / 2**20, anon / 2**20
+    return {k: round(v, 1) if isinstance(v, float) else v for k, v in out.items()}
+
+
 def run(quick: bool = False) -> dict:
     import torch
 
@@ -147,7 +209,11 @@ def run(quick: bool = False) -> dict:
             entry["ratio_token"] = entry["ours_token"] / entry["peer_token"]
             for strategy in ("whole_word", "span"):
                 entry[f"ours_{strategy}"] = ours(directory, strategy, min_seconds / 2)
+            if seq_len == 128:  # same rows, uncompressed: zero-copy views of the mapped file
+                write_set(f"{directory}_none", rows, seq_len, compression=None)
+                entry["ours_token_uncompressed"] = ours(f"{directory}_none", "token", min_seconds)
             result[f"seq{seq_len}"] = {k: round(v, 2) for k, v in entry.items()}
+        result["rss_after_construct"] = rss_after_construct(tmp, 50_000 if quick else 200_000, 128)
     return result
 
 

@@ -1,7 +1,8 @@
 """Packing job: cleaned documents -> tokenised sentence-pair examples in length-binned shards.
 
     python -m pipeline.shards --input CLEAN_DIR[,CLEAN_DIR...] --tokenizer TOK_DIR \
-        --output SHARD_DIR --max_seq_len 128 --pair {nsp,sop,none} [Beam flags]
+        --output SHARD_DIR --max_seq_len 128 --pair {nsp,sop,none} \
+        [--compression {zstd,lz4,none}] [Beam flags]
 
 Writes Arrow shards in EXAMPLE_SCHEMA (one length bin per shard, rows sorted by a unique
 example key, so the bytes depend only on input and seed), ``manifest.json``, ``stats.json``
@@ -39,6 +40,12 @@ def add_shards_args(parser) -> None:
     add("--nsp_buckets", type=int, default=None, help="fixed NSP bucket count")
     add("--shards_per_bin", type=int, default=4)
     add("--batch_docs", type=int, default=64, help="documents per encode_batch")
+    add(
+        "--compression",
+        choices=("zstd", "lz4", "none"),
+        default="zstd",
+        help="shard compression; none = zero-copy mmap reads shared by all loader processes",
+    )
 
 
 def config_from_options(o: argparse.Namespace):
@@ -127,7 +134,8 @@ def run(argv: list[str] | None = None) -> dict:
         "max_seq_len": cfg.max_seq_len,
         "length_bin_edges": list(cfg.bin_edges),
         "static_masks": cfg.static_masks is not None,
-        "config": json.dumps(asdict(cfg), sort_keys=True),
+        # Compression is a storage choice, not a packing one: recorded here, not in PackConfig.
+        "config": json.dumps({**asdict(cfg), "compression": o.compression}, sort_keys=True),
     }
 
     p = beam.Pipeline(options=beam_options(beam_args))
@@ -140,6 +148,7 @@ def run(argv: list[str] | None = None) -> dict:
         tokens_of=example_tokens,
         manifest_fields=manifest_fields,
         to_table=rows_to_table,
+        compression=None if o.compression == "none" else o.compression,
     )
     _ = (tokenized[REJECTED_TAG], packed[REJECTED_TAG]) | "WriteRejected" >> WriteRejected(o.output)
 

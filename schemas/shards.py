@@ -1,4 +1,9 @@
-"""Shard I/O: Arrow IPC files (zstd) plus a manifest, opened memory-mapped and verified.
+"""Shard I/O: Arrow IPC files (zstd, lz4 or uncompressed) plus a manifest, opened
+memory-mapped and verified.
+
+Uncompressed shards are read zero-copy: the loader's arrays are views of the mapped file, so
+token data stays on disk, paged in on demand and shared by every process on the node.
+Compressed shards are smaller to store and move, but are decompressed into each process's RAM.
 
 Shared by the Beam sinks (``transforms/``) and the loader (``trainer/``), so it imports only
 pyarrow and the standard library.
@@ -17,7 +22,8 @@ from schemas.hashing import sha256_file
 from schemas.manifest import MANIFEST_FILE, MANIFEST_SCHEMA, MANIFEST_SCHEMA_VERSION
 
 SHARD_SUFFIX = ".arrow"
-COMPRESSION = "zstd"
+COMPRESSION = "zstd"  # the default
+COMPRESSIONS = ("zstd", "lz4", None)  # None = uncompressed (true zero-copy mmap)
 
 
 class ShardError(RuntimeError):
@@ -63,18 +69,22 @@ def write_shard(
     num_tokens: int = 0,
     length_bin: int | None = None,
     batch_rows: int = 4096,
+    compression: str | None = COMPRESSION,
 ) -> ShardInfo:
     """Write ``rows`` (dicts or a Table) as one Arrow IPC file ``directory/name``.
 
+    ``compression``: "zstd" (default), "lz4" or None (uncompressed, for zero-copy reads).
     Written to a temporary name and renamed, so a crashed writer never leaves a shard that
     looks complete. Byte-identical for identical rows (no timestamps in the file).
     """
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
     if not name.endswith(SHARD_SUFFIX):
         name += SHARD_SUFFIX
     os.makedirs(directory, exist_ok=True)
     final = os.path.join(directory, name)
     tmp = final + ".tmp"
-    options = pa.ipc.IpcWriteOptions(compression=COMPRESSION)
+    options = pa.ipc.IpcWriteOptions(compression=compression)
     num_rows = 0
     with pa.OSFile(tmp, "wb") as sink, pa.ipc.new_file(sink, schema, options=options) as writer:
         if isinstance(rows, pa.Table):

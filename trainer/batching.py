@@ -1,8 +1,9 @@
-"""Example columns in flat numpy arrays, and one batch = pad + type ids + mask, vectorised.
+"""One batch = gather rows from their chunks, pad, type ids, mask; vectorised per chunk.
 
-Shards are read once (verified) into contiguous arrays: all token ids of all examples of all
-shard sets back to back, plus per-example offsets. A batch is then a handful of numpy
-gathers, whatever its size, and DataLoader workers forked from the parent share the arrays.
+Example columns live in ``trainer.columns``: per record batch, views of the (memory-mapped)
+Arrow buffers, never one flat copy. A batch's rows are grouped by chunk (a batch from one
+length bin touches a handful of chunks, often one) and each group is a few numpy gathers, so
+the output is identical to gathering from one flat array, whatever the chunking.
 """
 
 from __future__ import annotations
@@ -10,130 +11,51 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 
-from schemas.example import EXAMPLE_SCHEMA, NO_PAIR
-from schemas.shards import ShardError
+from schemas.example import NO_PAIR
+from trainer.columns import (  # re-exported: the loader's public column API
+    ExampleChunk,
+    ExampleColumns,
+    columns_from_tables,
+    concat_columns,
+)
 from trainer.masking import IGNORE_INDEX, Masker, keys_from_base
 
-_F = EXAMPLE_SCHEMA.field  # column names come from the schema object, never literals
-INPUT_IDS = _F("input_ids").name
-WORD_START = _F("word_start").name
-SEGMENT_B_START = _F("segment_b_start").name
-PAIR_LABEL = _F("pair_label").name
-LENGTH_BIN = _F("length_bin").name
-STATIC_POSITIONS = _F("static_mask_positions").name
-STATIC_IDS = _F("static_mask_ids").name
+__all__ = [
+    "Collator",
+    "ExampleChunk",
+    "ExampleColumns",
+    "Gathered",
+    "columns_from_tables",
+    "concat_columns",
+]
 
 
-@dataclass
-class ExampleColumns:
-    """Columns of N examples; list columns flattened with offsets [N + 1]."""
-
-    token_ids: np.ndarray  # int32 [T]
-    word_start: np.ndarray  # uint8 [T]
-    offsets: np.ndarray  # int64 [N + 1]
-    segment_b_start: np.ndarray  # int32 [N]
-    pair_label: np.ndarray  # int8 [N]
-    length_bin: np.ndarray  # int16 [N]
-    static_positions: np.ndarray  # int32 [S]
-    static_ids: np.ndarray  # int32 [S]
-    static_offsets: np.ndarray  # int64 [N + 1]
-    has_static: np.ndarray  # bool [N]
-
-    @property
-    def num_examples(self) -> int:
-        return len(self.segment_b_start)
+# (chunk, rows of the batch it holds or slice(None) for all of them, local rows in the chunk)
+Group = tuple[ExampleChunk, np.ndarray | slice, np.ndarray]
 
 
-def _flat_list(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, lengths, valid) of a list column; null lists have length 0, valid False."""
-    column = table.column(name)
-    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    lengths = pc.fill_null(pc.list_value_length(array), 0).to_numpy(zero_copy_only=False)
-    valid = array.is_valid().to_numpy(zero_copy_only=False)
-    return array.flatten().to_numpy(zero_copy_only=False), lengths.astype(np.int64), valid
+@dataclass(frozen=True)
+class Gathered:
+    """Where a batch's tokens are: per chunk group (chunk, rows of the batch or a slice for
+    all of them, local rows in the chunk), and the [B, L] token offsets into each chunk."""
 
+    groups: list[Group]
+    flat: np.ndarray  # int64 [B, L], offset into the row's own chunk
+    real: np.ndarray  # bool [B, L]
 
-def _scalar(table: pa.Table, name: str) -> np.ndarray:
-    return table.column(name).to_numpy()
-
-
-def _offsets(lengths: list[np.ndarray]) -> np.ndarray:
-    offsets = np.zeros(sum(len(x) for x in lengths) + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(lengths) if lengths else [], out=offsets[1:])
-    return offsets
-
-
-def columns_from_tables(tables: list[pa.Table], *, where: str) -> ExampleColumns:
-    """Flatten example tables (in order) into one ExampleColumns; ShardError on bad rows."""
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("ids", "ws", "len", "sp", "si", "sl")}
-    scalars: dict[str, list[np.ndarray]] = {k: [] for k in ("b", "pair", "bin", "static")}
-    for table in tables:
-        ids, lengths, _ = _flat_list(table, INPUT_IDS)
-        ws, ws_lengths, _ = _flat_list(table, WORD_START)
-        if not np.array_equal(lengths, ws_lengths):
-            raise ShardError(f"{where}: word_start and input_ids lengths differ")
-        positions, static_lengths, has_static = _flat_list(table, STATIC_POSITIONS)
-        static_ids, static_id_lengths, _ = _flat_list(table, STATIC_IDS)
-        if not np.array_equal(static_lengths, static_id_lengths):
-            raise ShardError(f"{where}: static_mask_positions and static_mask_ids differ")
-        parts["ids"].append(ids.astype(np.int32, copy=False))
-        parts["ws"].append(ws.astype(np.uint8, copy=False))
-        parts["len"].append(lengths)
-        parts["sp"].append(positions.astype(np.int32, copy=False))
-        parts["si"].append(static_ids.astype(np.int32, copy=False))
-        parts["sl"].append(static_lengths)
-        scalars["b"].append(_scalar(table, SEGMENT_B_START).astype(np.int32, copy=False))
-        scalars["pair"].append(_scalar(table, PAIR_LABEL).astype(np.int8, copy=False))
-        scalars["bin"].append(_scalar(table, LENGTH_BIN).astype(np.int16, copy=False))
-        scalars["static"].append(has_static.astype(bool))
-
-    def cat(chunks: list[np.ndarray], dtype) -> np.ndarray:
-        return np.concatenate(chunks).astype(dtype, copy=False) if chunks else np.zeros(0, dtype)
-
-    return ExampleColumns(
-        token_ids=cat(parts["ids"], np.int32),
-        word_start=cat(parts["ws"], np.uint8),
-        offsets=_offsets(parts["len"]),
-        segment_b_start=cat(scalars["b"], np.int32),
-        pair_label=cat(scalars["pair"], np.int8),
-        length_bin=cat(scalars["bin"], np.int16),
-        static_positions=cat(parts["sp"], np.int32),
-        static_ids=cat(parts["si"], np.int32),
-        static_offsets=_offsets(parts["sl"]),
-        has_static=cat(scalars["static"], bool),
-    )
-
-
-def concat_columns(columns: list[ExampleColumns]) -> ExampleColumns:
-    """Several shard sets back to back (global index = position in this order)."""
-    if len(columns) == 1:
-        return columns[0]
-
-    def shifted(name: str, values: str) -> np.ndarray:
-        out, base = [np.zeros(1, np.int64)], 0
-        for c in columns:
-            out.append(getattr(c, name)[1:] + base)
-            base += len(getattr(c, values))
-        return np.concatenate(out)
-
-    def cat(name: str) -> np.ndarray:
-        return np.concatenate([getattr(c, name) for c in columns])
-
-    return ExampleColumns(
-        token_ids=cat("token_ids"),
-        word_start=cat("word_start"),
-        offsets=shifted("offsets", "token_ids"),
-        segment_b_start=cat("segment_b_start"),
-        pair_label=cat("pair_label"),
-        length_bin=cat("length_bin"),
-        static_positions=cat("static_positions"),
-        static_ids=cat("static_ids"),
-        static_offsets=shifted("static_offsets", "static_positions"),
-        has_static=cat("has_static"),
-    )
+    def take(self, name: str, fill: int, dtype: type) -> np.ndarray:
+        """Column ``name`` of every chunk gathered to [B, L]; ``fill`` where not real."""
+        if len(self.groups) == 1 and isinstance(self.groups[0][1], slice):
+            values = getattr(self.groups[0][0], name)
+            if len(values):  # clip: padding positions may point past the last row's tokens
+                return np.where(self.real, values.take(self.flat, mode="clip"), fill)
+        out: np.ndarray = np.zeros(self.flat.shape, dtype=dtype)
+        for chunk, rows, _ in self.groups:
+            values = getattr(chunk, name)
+            if len(values):
+                out[rows] = values.take(self.flat[rows], mode="clip")
+        return np.where(self.real, out, fill)
 
 
 @dataclass(frozen=True)
@@ -146,29 +68,48 @@ class Collator:
     pad_multiple: int
     use_static_masks: bool
 
-    def gather(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(input_ids [B, L] int64 padded, real [B, L] bool, flat [B, L] token offsets)."""
-        c = self.columns
-        starts = c.offsets[indices]
-        lengths = c.offsets[indices + 1] - starts
+    def locate(self, indices: np.ndarray) -> Gathered:
+        """Group the batch's rows by chunk and compute their token offsets."""
+        chunks = self.columns.chunks
+        groups: list[Group] = []
+        if len(chunks) == 1:  # no search needed: global index = local row
+            chunk_of, local = None, indices
+        else:
+            chunk_of, local = self.columns.locate(indices)
+        if chunk_of is None or not len(chunk_of) or (chunk_of == chunk_of[0]).all():
+            chunk = chunks[int(chunk_of[0]) if chunk_of is not None and len(local) else 0]
+            groups.append((chunk, slice(None), local))  # common: one chunk, no fancy rows
+            starts = chunk.offsets[local].astype(np.int64)
+            lengths = chunk.offsets[local + 1] - starts
+        else:
+            starts = np.zeros(len(indices), dtype=np.int64)
+            lengths = np.zeros(len(indices), dtype=np.int64)
+            for c in np.unique(chunk_of):
+                rows = np.flatnonzero(chunk_of == c)
+                groups.append((chunks[c], rows, local[rows]))
+                starts[rows] = chunks[c].offsets[local[rows]]
+                lengths[rows] = chunks[c].offsets[local[rows] + 1] - starts[rows]
         longest = int(lengths.max()) if len(lengths) else 0
         width = -(-longest // self.pad_multiple) * self.pad_multiple
         pos = np.arange(width)
-        real = pos < lengths[:, None]
-        flat = starts[:, None] + pos
-        ids = np.where(real, c.token_ids.take(flat, mode="clip"), self.pad_id).astype(np.int64)
-        return ids, real, flat
+        return Gathered(groups, starts[:, None] + pos, pos < lengths[:, None])
+
+    def gather(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, Gathered]:
+        """(input_ids [B, L] int64 padded, real [B, L] bool, where the tokens are)."""
+        where = self.locate(indices)
+        ids = where.take("token_ids", self.pad_id, np.int32).astype(np.int64)
+        return ids, where.real, where
 
     def __call__(self, indices: np.ndarray, mask_base: int) -> dict[str, np.ndarray]:
         c = self.columns
-        ids, real, flat = self.gather(indices)
+        ids, real, where = self.gather(indices)
         word_start = None
         if self.masker.cfg.strategy != "token":
-            word_start = np.where(real, c.word_start.take(flat, mode="clip"), 1)
+            word_start = where.take("word_start", 1, np.uint8)
         keys = keys_from_base(mask_base, indices)
         masked, labels = self.masker(ids, keys, real=real, word_start=word_start)
         if self.use_static_masks:
-            self._apply_static(indices, ids, masked, labels)
+            self._apply_static(indices, where, ids, masked, labels)
         token_type = real & (np.arange(ids.shape[1]) >= c.segment_b_start[indices][:, None])
         pair = c.pair_label[indices].astype(np.int64)
         pair[pair == NO_PAIR] = IGNORE_INDEX
@@ -181,19 +122,29 @@ class Collator:
         }
 
     def _apply_static(
-        self, indices: np.ndarray, ids: np.ndarray, masked: np.ndarray, labels: np.ndarray
+        self,
+        indices: np.ndarray,
+        where: Gathered,
+        ids: np.ndarray,
+        masked: np.ndarray,
+        labels: np.ndarray,
     ) -> None:
         """Rows whose shard carries static masks use them instead of the dynamic ones."""
-        c = self.columns
-        rows = np.flatnonzero(c.has_static[indices])
-        if not len(rows):
+        has_static = self.columns.has_static[indices]
+        if not has_static.any():
             return
-        masked[rows] = ids[rows]
-        labels[rows] = IGNORE_INDEX
-        lo, hi = c.static_offsets[indices[rows]], c.static_offsets[indices[rows] + 1]
-        counts = hi - lo
-        row_of = np.repeat(rows, counts)
-        take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        cols = c.static_positions[take].astype(np.int64)
-        labels[row_of, cols] = ids[row_of, cols]
-        masked[row_of, cols] = c.static_ids[take]
+        for chunk, rows, loc in where.groups:
+            rows = np.arange(len(indices))[rows]  # a slice (one chunk) -> explicit rows
+            keep = has_static[rows]
+            rows, loc = rows[keep], loc[keep]
+            if not len(rows):
+                continue
+            masked[rows] = ids[rows]
+            labels[rows] = IGNORE_INDEX
+            lo = chunk.static_offsets[loc].astype(np.int64)
+            counts = chunk.static_offsets[loc + 1] - lo
+            row_of = np.repeat(rows, counts)
+            take = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+            cols = chunk.static_positions[take].astype(np.int64)
+            labels[row_of, cols] = ids[row_of, cols]
+            masked[row_of, cols] = chunk.static_ids[take]

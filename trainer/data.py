@@ -21,6 +21,13 @@ come from ``trainer.sampling`` (a pure function of seed and epoch) and masks fro
 identical for 0, 1 or N DataLoader workers and a resumed run continues with exactly the
 batches it would have seen.
 
+Memory: token data is never copied into one flat array. Each record batch of each shard is
+kept as numpy views of its Arrow buffers (``trainer.columns``); for shards written without
+compression (``pipeline.shards --compression none``) those views point into the memory-mapped
+files, so tokens are paged in by the OS on demand and shared by all processes of the node.
+zstd/lz4 shards are decompressed into this process's RAM when opened. Only 8 bytes per
+example (segment_b_start, pair_label, length_bin, has_static) are materialised.
+
 Workers: iterate the dataset itself; with ``num_workers > 0`` it runs a torch DataLoader
 (batch_size=None, in order) over itself, worker w collating batches w, w + W, ... of the
 remaining plan, which the DataLoader returns round-robin, i.e. in plan order. Wrapping it in
@@ -40,7 +47,8 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from schemas.example import EXAMPLE_SCHEMA
 from schemas.hashing import stable_hash
 from schemas.shards import open_shard_set
-from trainer.batching import Collator, columns_from_tables, concat_columns
+from trainer.batching import Collator
+from trainer.columns import columns_from_tables, concat_columns
 from trainer.masking import Masker, MaskingConfig
 from trainer.sampling import EpochPlanner, PlannedBatch, SetSampler
 
@@ -96,6 +104,7 @@ class PretrainingData(IterableDataset):
         for directory in self.shard_dirs:  # every shard of every set verified before training
             manifest, tables = open_shard_set(directory, schema=EXAMPLE_SCHEMA, verify=verify)
             manifests.append(manifest)
+            # Views of the tables' buffers (they keep the memory maps alive), not copies.
             columns.append(columns_from_tables(tables, where=directory))
             del tables
         self.manifests = manifests

@@ -17,6 +17,7 @@ import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.shards import (
+    COMPRESSIONS,
     ShardInfo,
     build_manifest,
     open_shard,
@@ -44,6 +45,7 @@ def _write_one_shard(
     schema: pa.Schema,
     tokens_of: Callable[[Mapping], int] | None,
     to_table: Callable[[list], pa.Table] | None = None,
+    compression: str | None = "zstd",
 ) -> ShardInfo:
     (name, length_bin), keyed_rows = item
     # The sort key makes row order independent of arrival order; ties cannot occur when
@@ -60,12 +62,19 @@ def _write_one_shard(
             schema=schema,
             num_tokens=num_tokens,
             length_bin=length_bin,
+            compression=compression,
         )
     # Remote output (gs://, s3://): write locally, then copy through Beam's FileSystems.
     tmp = tempfile.mkdtemp(prefix="bertcorpus-shard-")
     try:
         info = write_shard(
-            tmp, name, rows, schema=schema, num_tokens=num_tokens, length_bin=length_bin
+            tmp,
+            name,
+            rows,
+            schema=schema,
+            num_tokens=num_tokens,
+            length_bin=length_bin,
+            compression=compression,
         )
         with (
             open(os.path.join(tmp, info.path), "rb") as src,
@@ -101,8 +110,9 @@ def _write_json_remote(output_dir: str, manifest: Mapping) -> str:
 class WriteShards(beam.PTransform):
     """(ShardKey, (sort_key, row dict)) -> manifest path (one element).
 
-    Writes ``output_dir/<name>.arrow`` per shard key (Arrow IPC, zstd) and ``manifest.json``
-    with ``manifest_fields`` (tokenizer hash, special ids, config, ...).
+    Writes ``output_dir/<name>.arrow`` per shard key (Arrow IPC; ``compression`` "zstd",
+    "lz4" or None) and ``manifest.json`` with ``manifest_fields`` (tokenizer hash, special
+    ids, config, ...).
     """
 
     def __init__(
@@ -113,8 +123,12 @@ class WriteShards(beam.PTransform):
         tokens_of: Callable[[Mapping], int] | None = None,
         manifest_fields: Mapping | None = None,
         to_table: Callable[[list], pa.Table] | None = None,
+        compression: str | None = "zstd",
     ) -> None:
         super().__init__()
+        if compression not in COMPRESSIONS:  # fail at graph construction, not in a worker
+            raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+        self.compression = compression
         self.output_dir = output_dir
         self.schema = schema
         self.tokens_of = tokens_of
@@ -127,7 +141,12 @@ class WriteShards(beam.PTransform):
             | "GroupByShard" >> beam.GroupByKey()
             | "WriteShard"
             >> beam.Map(
-                _write_one_shard, self.output_dir, self.schema, self.tokens_of, self.to_table
+                _write_one_shard,
+                self.output_dir,
+                self.schema,
+                self.tokens_of,
+                self.to_table,
+                self.compression,
             )
             | "AllShards" >> beam.combiners.ToList()
             | "WriteManifest"
