@@ -18,6 +18,7 @@ windows, evaluation) and trainer/runtime.py (DDP ranks, CPU allocator, run log).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -174,6 +175,12 @@ def train(cfg: TrainConfig) -> dict:
     if run.eval_data is not None and run.step == cfg.max_steps:
         done = evaluation is not None and evaluation["step"] == run.step
         result["eval"] = evaluation if done else run.evaluate()
+    # Free the DDP reducer and any gloo work it holds while the process group is alive:
+    # left to interpreter shutdown, gloo's threads release tensors after Python is gone and
+    # the process aborts ("terminate called without an active exception").
+    out = batch = None  # type: ignore[assignment]  # the last step's tensors too
+    del run, batches, out, batch
+    gc.collect()
     dist.close()
     return result
 
