@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from dataclasses import asdict
 
 from schemas.example import PAIR_TASKS
@@ -99,14 +98,12 @@ def label_balance(counters: dict[str, int]) -> dict:
 
 def run(argv: list[str] | None = None) -> dict:
     """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
-    from pipeline.job import beam_options, parse_job_args, run_and_record
+    from pipeline.job import new_pipeline, run_and_record
 
-    argv = list(sys.argv[1:] if argv is None else argv)
-    o, beam_args = parse_job_args(
+    o, p = new_pipeline(
         argv, prog="python -m pipeline.shards", doc=__doc__, add_args=add_shards_args
     )
     # Heavy imports after parsing, so --help stays instant.
-    import apache_beam as beam
 
     from schemas.document import DOCUMENT_SCHEMA
     from schemas.example import EXAMPLE_SCHEMA
@@ -138,7 +135,6 @@ def run(argv: list[str] | None = None) -> dict:
         "config": json.dumps({**asdict(cfg), "compression": o.compression}, sort_keys=True),
     }
 
-    p = beam.Pipeline(options=beam_options(beam_args))
     rows = p | "ReadDocs" >> ReadShardSet(inputs, schema=DOCUMENT_SCHEMA)
     tokenized = rows | "Tokenize" >> TokenizeDocs(o.tokenizer, batch_docs=o.batch_docs)
     packed = tokenized.docs | "Pack" >> PackExamples(cfg, vocab, num_buckets=num_buckets)

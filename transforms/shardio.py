@@ -54,28 +54,22 @@ def _write_one_shard(
     num_tokens = sum(tokens_of(r) for r in rows) if tokens_of else 0
     if to_table is not None:  # compact rows (e.g. token ids as bytes) -> columns in one go
         rows = to_table(rows)
-    if _is_local(output_dir):
-        return write_shard(
-            _local(output_dir),
-            name,
-            rows,
-            schema=schema,
-            num_tokens=num_tokens,
-            length_bin=length_bin,
-            compression=compression,
-        )
     # Remote output (gs://, s3://): write locally, then copy through Beam's FileSystems.
-    tmp = tempfile.mkdtemp(prefix="bertcorpus-shard-")
+    local = _is_local(output_dir)
+    folder = _local(output_dir) if local else tempfile.mkdtemp(prefix="bertcorpus-shard-")
+    info = write_shard(
+        folder,
+        name,
+        rows,
+        schema=schema,
+        num_tokens=num_tokens,
+        length_bin=length_bin,
+        compression=compression,
+    )
+    if local:
+        return info
+    tmp = folder
     try:
-        info = write_shard(
-            tmp,
-            name,
-            rows,
-            schema=schema,
-            num_tokens=num_tokens,
-            length_bin=length_bin,
-            compression=compression,
-        )
         with (
             open(os.path.join(tmp, info.path), "rb") as src,
             FileSystems.create(FileSystems.join(output_dir, info.path)) as dst,
