@@ -281,10 +281,7 @@ def test_largest_remainder_and_alpha():
 @pytest.fixture(scope="module")
 def packed_sample_text(shared_data, tmp_path_factory) -> str:
     """bert/sample_text.txt -> TOK_DIR (uncased BERT vocab) -> pipeline.shards -> shard set."""
-    try:
-        from pipeline import shards
-    except ImportError as exc:  # the packing job is written in parallel
-        pytest.skip(f"pipeline.shards not importable yet: {exc}")
+    from pipeline import shards
     from tests.corpus_fixtures import sample_text_docs, write_doc_shard_set
     from transforms.tokenizer_dir import tokenizer_from_vocab
 
