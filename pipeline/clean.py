@@ -51,6 +51,12 @@ def add_clean_args(parser) -> None:
     parser.add_argument("--text_format", default="lines", choices=TEXT_FORMATS)
     parser.add_argument("--text_field", default="text", help="jsonl field holding the text")
     parser.add_argument("--tsv_columns", default="id,lang,text", help="tsv column names")
+    parser.add_argument(
+        "--streams_per_range",
+        type=int,
+        default=100,
+        help="wiki multistream dumps (index beside the dump): bz2 streams per parallel read",
+    )
     parser.add_argument("--num_shards", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     for name in _QUALITY_BOUNDS:
@@ -98,6 +104,7 @@ def config_from_args(args) -> CleanConfig:
         text_field=args.text_field,
         tsv_columns=tuple(c.strip() for c in args.tsv_columns.split(",")),
         lang_hint=args.lang_hint,
+        streams_per_range=args.streams_per_range,
     )
     quality = None
     if not args.no_quality:

@@ -41,6 +41,7 @@ class ReaderConfig:
     tsv_columns: tuple[str, ...] = ("id", "lang", "text")  # tsv (tatoeba: id<TAB>lang<TAB>text)
     max_record_bytes: int | None = 20_000_000  # larger records -> dead letter, "too_large"
     lang_hint: str | None = None  # e.g. "ja" for a jawiki dump; None = detect later
+    streams_per_range: int = 100  # wiki multistream dumps: bz2 streams (~100 pages) per task
 
     def __post_init__(self) -> None:
         if self.text_format not in TEXT_FORMATS:
@@ -49,6 +50,8 @@ class ReaderConfig:
             raise ValueError("max_record_bytes must be positive or None")
         if self.text_format == "tsv" and "text" not in self.tsv_columns:
             raise ValueError("tsv_columns must name a 'text' column")
+        if self.streams_per_range < 1:
+            raise ValueError("streams_per_range must be >= 1")
 
 
 Reader = Callable[..., Iterator[RawDoc | Rejected]]
@@ -228,19 +231,44 @@ class _ReadFileFn(beam.DoFn):
     def setup(self) -> None:
         self.count = BeamCount()
 
-    def process(self, path: str):
-        for item in read_file(self.source, path, self.cfg, self.count):
+    def process(self, path):
+        if isinstance(path, str):
+            items = read_file(self.source, path, self.cfg, self.count)
+        else:  # a byte range of a wiki multistream dump
+            from transforms.multistream import read_range
+
+            items = read_range(path, self.cfg, self.count)
+        for item in items:
             if isinstance(item, Rejected):
                 yield beam.pvalue.TaggedOutput(REJECTED_TAG, item.to_json())
             else:
                 yield item
 
 
+class _SplitMultistreamFn(beam.DoFn):
+    """wiki file path -> its multistream byte ranges where an index lies beside it, else the
+    path itself. Runs before the Reshuffle so the ranges spread over workers."""
+
+    def __init__(self, cfg: ReaderConfig) -> None:
+        self.cfg = cfg
+
+    def setup(self) -> None:
+        self.count = BeamCount()
+
+    def process(self, path: str):
+        from transforms.multistream import expand_multistream
+
+        ranges = expand_multistream(path, self.cfg.streams_per_range, self.count)
+        yield from ranges if ranges else [path]
+
+
 class ReadSource(beam.PTransform):
     """PBegin -> (PCollection[RawDoc], PCollection[str]: Rejected JSON).
 
-    Counters: input_files, failed_files (file level, not in the ledger); input, read_docs,
-    dropped_<reason>, failed (records; emitted is counted when documents are written).
+    Counters: input_files, failed_files, failed_ranges (file level, not in the ledger); input,
+    read_docs, dropped_<reason>, failed (records; emitted is counted when documents are written).
+    A wiki ``X-multistream.xml.bz2`` with ``X-multistream-index.txt.bz2`` beside it is read as
+    byte ranges spread over workers (transforms/multistream.py); other files are read whole.
     """
 
     def __init__(self, source: str, input_pattern: str, cfg: ReaderConfig = ReaderConfig()):
@@ -258,11 +286,16 @@ class ReadSource(beam.PTransform):
         remote_globs = [p for p in parts if _is_remote_glob(p)]
         local = ",".join(p for p in parts if not _is_remote_glob(p))
         files = (expand_input_pattern(local) if local else []) + remote_globs
-        read = (
+        listed = (
             pbegin
             | "ListFiles" >> beam.Create(files)
             | "ExpandRemoteGlobs"
             >> beam.FlatMap(lambda f: expand_input_pattern(f) if _is_remote_glob(f) else [f])
+        )
+        if self.source == "wiki":  # multistream dumps with an index split into byte ranges
+            listed = listed | "SplitMultistream" >> beam.ParDo(_SplitMultistreamFn(self.cfg))
+        read = (
+            listed
             | "SpreadFiles" >> beam.Reshuffle()
             | "ReadFiles"
             >> beam.ParDo(_ReadFileFn(self.source, self.cfg)).with_outputs(

@@ -181,20 +181,32 @@ def read_wiki_dump(
             raise FileRejected("truncated_file", f"stream ends inside page {rid} after {pages}")
         if kind == "no_end":
             raise FileRejected("truncated_file", f"no </mediawiki> after {pages} pages")
-        count(INPUT)
         pages += 1
-        if kind == "page":
-            yield from _page_to_doc(data, site, stem, source_file, cfg, count)
-        elif kind == "too_large":
-            detail = f"page {_title_of(data)!r} over {cfg.max_record_bytes} B"
-            yield reject(count, source_file, rid, TOO_LARGE, detail, data[:500])
-        else:  # a page with no </page>, or bytes outside any page
-            detail = "no </page> before the next <page>" if kind == "unclosed" else "outside <page>"
-            yield reject(count, source_file, rid, MALFORMED_XML, detail, data[:500])
+        yield from read_page_event(kind, data, site, source_file=source_file, cfg=cfg, count=count)
     if site is None:
         raise FileRejected("empty_file")
     if not pages:
         raise FileRejected("no_pages", "a MediaWiki header but no <page>")
+
+
+def read_page_event(
+    kind: str, data: bytes, site: SiteInfo, *, source_file: str, cfg: ReaderConfig, count: Count
+) -> Iterator[RawDoc | Rejected]:
+    """One ``split_pages`` event inside the page list (page, too_large, unclosed, stray) ->
+    RawDoc or dead letter. Shared by the whole-dump and the multistream range readers."""
+    stem = file_stem(source_file)
+    count(INPUT)
+    if kind == "page":
+        yield from _page_to_doc(data, site, stem, source_file, cfg, count)
+    elif kind == "too_large":
+        detail = f"page {_title_of(data)!r} over {cfg.max_record_bytes} B"
+        yield reject(
+            count, source_file, _record_id(data, site, stem), TOO_LARGE, detail, data[:500]
+        )
+    else:  # a page with no </page>, or bytes outside any page
+        detail = "no </page> before the next <page>" if kind == "unclosed" else "outside <page>"
+        rid = _record_id(data, site, stem)
+        yield reject(count, source_file, rid, MALFORMED_XML, detail, data[:500])
 
 
 def _record_id(page: bytes, site: SiteInfo, stem: str) -> str:
