@@ -43,8 +43,18 @@ class WikiDump:
         return f"{self.db}-{self.date}-{self.dump}.xml.bz2"
 
     @property
+    def filenames(self) -> list[str]:
+        """The dump, plus the stream index a multistream dump is read in parallel with."""
+        if not self.dump.endswith("multistream"):
+            return [self.filename]
+        return [self.filename, f"{self.db}-{self.date}-{self.dump}-index.txt.bz2"]
+
+    def url_of(self, filename: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{self.db}/{self.date}/{filename}"
+
+    @property
     def url(self) -> str:
-        return f"{self.base_url.rstrip('/')}/{self.db}/{self.date}/{self.filename}"
+        return self.url_of(self.filename)
 
     @property
     def checksum_url(self) -> str:
@@ -65,8 +75,9 @@ def _open(url: str, headers: dict | None = None, timeout: float = 60.0):
         raise DownloadError(f"{url}: cannot connect ({exc.reason})") from exc
 
 
-def expected_sha1(dump: WikiDump) -> str | None:
-    """The dump's sha1 from the sha1sums file, or None if the mirror publishes none."""
+def expected_sha1(dump: WikiDump, filename: str | None = None) -> str | None:
+    """A dump file's sha1 from the sha1sums file, or None if the mirror publishes none."""
+    filename = filename or dump.filename
     try:
         with _open(dump.checksum_url) as response:
             listing = response.read().decode("utf-8", "replace")
@@ -74,9 +85,9 @@ def expected_sha1(dump: WikiDump) -> str | None:
         return None
     for line in listing.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1] == dump.filename:
+        if len(parts) == 2 and parts[1] == filename:
             return parts[0].lower()
-    raise DownloadError(f"{dump.checksum_url}: no entry for {dump.filename}")
+    raise DownloadError(f"{dump.checksum_url}: no entry for {filename}")
 
 
 def sha1_of(path: str) -> str:
@@ -109,8 +120,12 @@ def download(url: str, path: str, *, sha1: str | None = None) -> str:
 
 
 def download_wiki(dump: WikiDump, output_dir: str) -> str:
+    """Download the dump (and a multistream dump's index) into ``output_dir``; the dump path."""
     os.makedirs(output_dir, exist_ok=True)
-    return download(dump.url, os.path.join(output_dir, dump.filename), sha1=expected_sha1(dump))
+    for filename in dump.filenames:
+        path = os.path.join(output_dir, filename)
+        download(dump.url_of(filename), path, sha1=expected_sha1(dump, filename))
+    return os.path.join(output_dir, dump.filename)
 
 
 def run(argv: list[str] | None = None) -> str:
@@ -118,7 +133,12 @@ def run(argv: list[str] | None = None) -> str:
     parser.add_argument("--wiki", required=True, help="Wikipedia language code, e.g. en, ja, uk")
     parser.add_argument("--output", required=True, help="folder to write the dump to")
     parser.add_argument("--date", default="latest", help="dump date YYYYMMDD or 'latest'")
-    parser.add_argument("--dump", default="pages-articles", help="dump kind")
+    parser.add_argument(
+        "--dump",
+        default="pages-articles",
+        help="dump kind; pages-articles-multistream also fetches its index, so that "
+        "pipeline.clean reads the dump with many workers",
+    )
     parser.add_argument("--base_url", default=DEFAULT_BASE_URL, help="dumps mirror")
     args = parser.parse_args(argv)
     dump = WikiDump(args.wiki, args.date, args.dump, args.base_url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bz2
 import functools
 import hashlib
 import http.server
@@ -101,3 +102,23 @@ def test_missing_dump_is_a_clear_error(mirror, tmp_path):
     with pytest.raises(SystemExit, match="download failed: .*404"):
         run(["--wiki", "xx", "--base_url", base, "--output", str(tmp_path)])
     shutil.rmtree(tmp_path / "mirror", ignore_errors=True)
+
+
+def test_multistream_dump_comes_with_its_index(mirror, tmp_path):
+    base, target, _ = mirror
+    folder = target.parent
+    dump = folder / "enwiki-20990101-pages-articles-multistream.xml.bz2"
+    index = folder / "enwiki-20990101-pages-articles-multistream-index.txt.bz2"
+    dump.write_bytes(target.read_bytes())
+    index.write_bytes(bz2.compress(b"0:10:AccessibleComputing\n"))
+    sums = folder / "enwiki-20990101-sha1sums.txt"
+    sums.write_text(
+        sums.read_text()
+        + f"{hashlib.sha1(dump.read_bytes()).hexdigest()}  {dump.name}\n"
+        + f"{hashlib.sha1(index.read_bytes()).hexdigest()}  {index.name}\n"
+    )
+    got = download_wiki(
+        WikiDump("en", "20990101", "pages-articles-multistream", base), str(tmp_path / "o")
+    )
+    assert got == str(tmp_path / "o" / dump.name)
+    assert (tmp_path / "o" / index.name).read_bytes() == index.read_bytes()
