@@ -27,13 +27,13 @@ import apache_beam as beam
 import numpy as np
 
 from schemas.hashing import seeded_rng
-from transforms.accounting import BeamCount, Count
+from transforms.accounting import BeamCount, Count, dropped
 from transforms.normalize import PROTEIN
 from transforms.quality import UNSPACED
 from transforms.rawdoc import RawDoc
 
-DROPPED_DUPLICATE = "dropped_duplicate"
-DROPPED_NEAR_DUPLICATE = "dropped_near_duplicate"
+DROPPED_DUPLICATE = dropped("duplicate")
+DROPPED_NEAR_DUPLICATE = dropped("near_duplicate")
 EXACT, NEAR = "exact", "near"
 BANDS_TAG = "bands"
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import apache_beam as beam
 
-from transforms.accounting import Count
+from transforms.accounting import Count, dropped
 from transforms.normalize import PROTEIN, CleanStepFn, apply_step
 from transforms.rawdoc import RawDoc
 
-DROPPED_WRONG_LANG = "dropped_wrong_lang"
+DROPPED_WRONG_LANG = dropped("wrong_lang")
 HINT_OVERRIDDEN = "lang_hint_overridden"
 UNDETERMINED = "und"
 

@@ -23,10 +23,10 @@ from dataclasses import dataclass, replace
 
 import apache_beam as beam
 
-from transforms.accounting import FAILED, REJECTED_TAG, BeamCount, Count, Rejected
+from transforms.accounting import FAILED, REJECTED_TAG, BeamCount, Count, Rejected, dropped
 from transforms.rawdoc import RawDoc
 
-DROPPED_EMPTY = "dropped_empty_after_normalize"
+DROPPED_EMPTY = dropped("empty_after_normalize")
 PROTEIN = "protein"
 
 

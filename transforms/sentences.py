@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import apache_beam as beam
 
 from schemas.document import Doc
-from transforms.accounting import Count
+from transforms.accounting import Count, dropped
 from transforms.normalize import PROTEIN, CleanStepFn, apply_step
 from transforms.rawdoc import RawDoc
 
-DROPPED_NO_SENTENCES = "dropped_no_sentences"
+DROPPED_NO_SENTENCES = dropped("no_sentences")
 
 _TERMINATOR_SPLIT = re.compile(
     "(?<=[\u3002\uff01\uff1f\uff61\uff0e\u0964\u0965\u061f\u06d4\u1362\u104b])"
