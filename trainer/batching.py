@@ -13,23 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from schemas.example import NO_PAIR
-from trainer.columns import (  # re-exported: the loader's public column API
-    ExampleChunk,
-    ExampleColumns,
-    columns_from_tables,
-    concat_columns,
-)
+from trainer.columns import ExampleChunk, ExampleColumns
 from trainer.masking import IGNORE_INDEX, Masker, keys_from_base
-
-__all__ = [
-    "Collator",
-    "ExampleChunk",
-    "ExampleColumns",
-    "Gathered",
-    "columns_from_tables",
-    "concat_columns",
-]
-
 
 # (chunk, rows of the batch it holds or slice(None) for all of them, local rows in the chunk)
 Group = tuple[ExampleChunk, np.ndarray | slice, np.ndarray]
