@@ -198,12 +198,28 @@ def _as_map(value: Mapping) -> list[tuple]:
     return sorted(value.items())
 
 
-def write_manifest(directory: str, manifest: Mapping) -> str:
+def manifest_bytes(manifest: Mapping) -> bytes:
+    """The validated manifest as the bytes of manifest.json (local or remote)."""
     validate_manifest(manifest)
+    text = json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode("utf-8")
+
+
+def parse_manifest(data: bytes | str, *, where: str) -> dict:
+    """manifest.json bytes -> validated manifest; ShardError naming ``where`` otherwise."""
+    try:
+        manifest = json.loads(data)
+    except json.JSONDecodeError as exc:
+        raise ShardError(f"{where}: not valid JSON ({exc})") from exc
+    validate_manifest(manifest, where=where)
+    return manifest
+
+
+def write_manifest(directory: str, manifest: Mapping) -> str:
+    data = manifest_bytes(manifest)
     path = os.path.join(directory, MANIFEST_FILE)
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2, sort_keys=True, ensure_ascii=False)
-        f.write("\n")
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
     os.replace(path + ".tmp", path)
     return path
 
@@ -211,14 +227,11 @@ def write_manifest(directory: str, manifest: Mapping) -> str:
 def read_manifest(directory: str) -> dict:
     path = os.path.join(directory, MANIFEST_FILE)
     try:
-        with open(path, encoding="utf-8") as f:
-            manifest = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError as exc:
         raise ShardError(f"{path}: no manifest; is {directory} a bertcorpus shard set?") from exc
-    except json.JSONDecodeError as exc:
-        raise ShardError(f"{path}: not valid JSON ({exc})") from exc
-    validate_manifest(manifest, where=path)
-    return manifest
+    return parse_manifest(data, where=path)
 
 
 def open_shard_set(

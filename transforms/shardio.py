@@ -16,13 +16,15 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.io.filesystems import FileSystems
 
+from schemas.manifest import MANIFEST_FILE
 from schemas.shards import (
     COMPRESSIONS,
     ShardInfo,
     build_manifest,
+    manifest_bytes,
     open_shard,
+    parse_manifest,
     read_manifest,
-    validate_manifest,
     write_manifest,
     write_shard,
 )
@@ -90,14 +92,9 @@ def _write_manifest(
 
 
 def _write_json_remote(output_dir: str, manifest: Mapping) -> str:
-    import json
-
-    from schemas.manifest import MANIFEST_FILE
-
-    validate_manifest(manifest)
     path = FileSystems.join(output_dir, MANIFEST_FILE)
     with FileSystems.create(path) as f:
-        f.write(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False).encode())
+        f.write(manifest_bytes(manifest))
     return path
 
 
@@ -163,14 +160,9 @@ def read_manifest_any(directory: str) -> dict:
     """read_manifest for local folders and any Beam filesystem URI."""
     if _is_local(directory):
         return read_manifest(_local(directory))
-    import json
-
-    from schemas.manifest import MANIFEST_FILE
-
-    with FileSystems.open(FileSystems.join(directory, MANIFEST_FILE)) as f:
-        manifest = json.loads(f.read())
-    validate_manifest(manifest, where=directory)
-    return manifest
+    path = FileSystems.join(directory, MANIFEST_FILE)
+    with FileSystems.open(path) as f:
+        return parse_manifest(f.read(), where=path)
 
 
 def _rows(table: pa.Table) -> Iterator[dict]:
