@@ -1,7 +1,7 @@
 """Cleaning-job throughput on the English Wikipedia fragment (6.1 MB of XML, 206 pages).
 
 Side by side in one run, on the same uncompressed XML:
-  ours      ``transforms.sources.read_file`` (page splitter + ElementTree per page +
+  ours      ``transforms.read.sources.read_file`` (page splitter + ElementTree per page +
             ``wikitext_to_paragraphs``) in this process: docs/s, MB of XML/s; also from .bz2
   clean     the full ``pipeline.clean`` job (read -> normalise -> quality -> langid -> dedup ->
             sentences -> shards) on the in-process DirectRunner, one worker
@@ -44,9 +44,10 @@ def _best(fn, repeats: int) -> tuple[float, object]:
 
 
 def _ours(path: Path, repeats: int) -> dict:
-    from transforms.accounting import CounterDict
-    from transforms.rawdoc import RawDoc
-    from transforms.sources import ReaderConfig, read_file
+    from transforms.read.config import ReaderConfig
+    from transforms.read.rawdoc import RawDoc
+    from transforms.read.sources import read_file
+    from transforms.shared.accounting import CounterDict
 
     def read():
         return [d for d in read_file("wiki", str(path), ReaderConfig(), CounterDict())]

@@ -25,9 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from schemas.special_tokens import CLS, MASK, PAD, SEP, UNK
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 VOCAB = SHARED / "vocab" / "bert-base-uncased-vocab_from_all-MiniLM-L6-v2.txt"
-SPECIALS = {"[PAD]": 0, "[UNK]": 100, "[CLS]": 101, "[SEP]": 102, "[MASK]": 103}
+SPECIALS = {PAD: 0, UNK: 100, CLS: 101, SEP: 102, MASK: 103}  # bert-base-uncased ids
 VOCAB_SIZE = 30522
 BATCH = 32
 
@@ -39,9 +41,9 @@ def make_rows(num: int, seq_len: int, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(stable_hash("bench_loader", seed, seq_len))
     ids = rng.integers(1000, VOCAB_SIZE, size=(num, seq_len), dtype=np.int32)
     b_start = rng.integers(seq_len // 4, 3 * seq_len // 4, size=num).astype(np.int32)
-    ids[:, 0] = SPECIALS["[CLS]"]
-    ids[:, -1] = SPECIALS["[SEP]"]
-    ids[np.arange(num), b_start - 1] = SPECIALS["[SEP]"]
+    ids[:, 0] = SPECIALS[CLS]
+    ids[:, -1] = SPECIALS[SEP]
+    ids[np.arange(num), b_start - 1] = SPECIALS[SEP]
     word_start = (rng.random((num, seq_len)) < 0.7).astype(np.uint8)
     word_start[:, 0] = word_start[:, -1] = 1
     word_start[np.arange(num), b_start - 1] = word_start[np.arange(num), b_start] = 1

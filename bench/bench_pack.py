@@ -104,7 +104,7 @@ class _Clock:
 
 
 def _ceiling(tok_dir: str, sentences: list[str], fast: bool = False) -> dict:
-    from transforms.tokenizer_dir import load_tokenizer
+    from transforms.vocab.tokenizer_dir import load_tokenizer
 
     tok = load_tokenizer(tok_dir)
     encode = tok.encode_batch_fast if fast else tok.encode_batch
@@ -129,12 +129,13 @@ def _direct(docs_dir: str, tok_dir: str, out: Path, batch_docs: int = 64) -> dic
     from schemas.example import EXAMPLE_SCHEMA
     from schemas.hashing import bucket_of
     from schemas.shards import open_shard_set, write_shard
-    from transforms.accounting import CounterDict
-    from transforms.binning import default_bin_edges
-    from transforms.example_rows import Vocab, rows_to_table, shard_key
-    from transforms.pack import PackConfig, pack_documents
-    from transforms.tokenize import continuation_table, tokenize_docs
-    from transforms.tokenizer_dir import load_tokenizer, special_token_ids
+    from transforms.pack.binning import default_bin_edges
+    from transforms.pack.config import PackConfig
+    from transforms.pack.example_rows import Vocab, rows_to_table, shard_key
+    from transforms.pack.instances import pack_documents
+    from transforms.pack.tokenize import continuation_table, tokenize_docs
+    from transforms.shared.accounting import CounterDict
+    from transforms.vocab.tokenizer_dir import load_tokenizer, special_token_ids
 
     clock = _Clock().__enter__()
     tok = load_tokenizer(tok_dir)
@@ -207,7 +208,7 @@ def _peak_rss(docs_dir: str, tok_dir: str, out: Path) -> dict:
 
 
 def run(quick: bool = False) -> dict:
-    from transforms.tokenizer_dir import tokenizer_from_vocab
+    from transforms.vocab.tokenizer_dir import tokenizer_from_vocab
 
     data = _shared_data()
     with tempfile.TemporaryDirectory(prefix="bench-pack-") as tmp:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
 import time
 
-STAGES = ("clean", "vocab", "pack", "loader", "train")
+STAGES = ("clean", "vocab", "pack", "loader", "train", "finetune")
 
 
 def run_stage(stage: str, quick: bool) -> dict:
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
         "machine": {
             "python": platform.python_version(),
             "cpu": platform.processor(),
-            "cores": __import__("os").cpu_count(),
+            "cores": os.cpu_count(),
         },
         "quick": args.quick,
         "stages": {},
@@ -49,6 +50,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"bench {stage} ...", file=sys.stderr, flush=True)
         report["stages"][stage] = result = run_stage(stage, args.quick)
         print(json.dumps({stage: result}, indent=2)[:4000], file=sys.stderr, flush=True)
+    if os.path.exists(args.output):  # keep what other benches wrote there (bench_scale: "scale")
+        with open(args.output) as f:
+            report = {**json.load(f), **report}
     with open(args.output, "w") as f:
         json.dump(report, f, indent=2)
     print(f"wrote {args.output}", file=sys.stderr)

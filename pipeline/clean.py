@@ -18,16 +18,17 @@ import json
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # the transforms import Beam: kept out of the way of an instant --help
-    from transforms.dedup import DedupConfig
-    from transforms.langid import LangIdConfig
-    from transforms.normalize import NormalizeConfig
-    from transforms.quality import QualityConfig
-    from transforms.sentences import SentenceConfig
-    from transforms.sources import ReaderConfig
+from schemas.document import SOURCES
+from transforms.read.config import TEXT_FORMATS  # a leaf module: no Beam import
 
-SOURCES = ("wiki", "books", "protein", "text")
-TEXT_FORMATS = ("lines", "blank_line", "file", "jsonl", "tsv")
+if TYPE_CHECKING:  # the transforms import Beam: kept out of the way of an instant --help
+    from transforms.clean.dedup import DedupConfig
+    from transforms.clean.langid import LangIdConfig
+    from transforms.clean.normalize import NormalizeConfig
+    from transforms.clean.quality import QualityConfig
+    from transforms.clean.sentences import SentenceConfig
+    from transforms.read.config import ReaderConfig
+
 _QUALITY_BOUNDS = ("min_chars", "max_chars", "min_words", "max_words")
 
 
@@ -92,12 +93,12 @@ class CleanConfig:
 
 def config_from_args(args) -> CleanConfig:
     """Parsed flags (PipelineOptions or argparse.Namespace) -> the frozen job config."""
-    from transforms.dedup import DedupConfig
-    from transforms.langid import LangIdConfig, parse_langs
-    from transforms.normalize import NormalizeConfig
-    from transforms.quality import quality_preset
-    from transforms.sentences import SentenceConfig
-    from transforms.sources import ReaderConfig
+    from transforms.clean.dedup import DedupConfig
+    from transforms.clean.langid import LangIdConfig, parse_langs
+    from transforms.clean.normalize import NormalizeConfig
+    from transforms.clean.quality import quality_preset
+    from transforms.clean.sentences import SentenceConfig
+    from transforms.read.config import ReaderConfig
 
     reader = ReaderConfig(
         text_format=args.text_format,
@@ -149,7 +150,7 @@ def shard_row(doc, num_shards: int) -> tuple:
 def _shard_row_fn():
     import apache_beam as beam
 
-    from transforms.accounting import EMITTED, BeamCount
+    from transforms.shared.accounting import EMITTED, BeamCount
 
     class ShardRowFn(beam.DoFn):
         """Doc -> WriteShards element; counts ``emitted``: these are the documents written."""
@@ -170,15 +171,16 @@ def _shard_row_fn():
 def build(p, cfg: CleanConfig) -> None:
     """Add the clean job's steps to pipeline ``p``."""
     import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
 
     from schemas.document import DOCUMENT_SCHEMA
-    from transforms.dedup import Deduplicate
-    from transforms.langid import IdentifyLanguage
-    from transforms.normalize import Normalize
-    from transforms.quality import QualityFilter
-    from transforms.sentences import SplitSentences
-    from transforms.shardio import WriteRejected, WriteShards
-    from transforms.sources import ReadSource
+    from transforms.clean.dedup import Deduplicate
+    from transforms.clean.langid import IdentifyLanguage
+    from transforms.clean.normalize import Normalize
+    from transforms.clean.quality import QualityFilter
+    from transforms.clean.sentences import SplitSentences
+    from transforms.read.sources import ReadSource
+    from transforms.shared.shardio import SPILL_DIR, WriteRejected, WriteShards
 
     docs, rejected = p | "Read" >> ReadSource(cfg.source, cfg.input, cfg.reader)
     dead_letters = [rejected]
@@ -189,7 +191,9 @@ def build(p, cfg: CleanConfig) -> None:
         dead_letters.append(rejected)
     docs, rejected = docs | "LangId" >> IdentifyLanguage(cfg.langid)
     dead_letters.append(rejected)
-    docs = docs | "Dedup" >> Deduplicate(cfg.dedup)
+    # Dedup spills under OUTPUT/_spill, which WriteShards removes after the manifest.
+    spill = FileSystems.join(cfg.output, SPILL_DIR, "dedup")
+    docs = docs | "Dedup" >> Deduplicate(cfg.dedup, temp_dir=spill)
     docs, rejected = docs | "Sentences" >> SplitSentences(cfg.sentences)
     dead_letters.append(rejected)
     _ = (

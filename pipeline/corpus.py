@@ -1,43 +1,54 @@
-"""One command from raw corpora to training shards: clean -> vocab -> shards.
+"""One command from raw corpora to training shards: clean -> vocab -> shards -> report.
 
-    python -m pipeline.corpus --lang multi --output out/multi [--data_dir ../shared/data]
-        [--vocab_size 8000] [--max_seq_len 128] [--pair nsp] [-- BEAM_FLAGS...]
+    python -m pipeline.corpus --lang multi --output out/multi [--data_dir DIR] [--download]
+        [--vocab_size 8000] [--max_seq_len 128] [--pair nsp] [--verbose] [-- BEAM_FLAGS...]
 
-``--lang`` picks a recipe of inputs under ``--data_dir`` (the repository's sample corpora by
-default, or your own folder laid out the same way); everything after ``--`` is passed to every
-Beam job unchanged (e.g. ``--runner=DataflowRunner ...``). Each stage writes its own folder
-with ``stats.json``; the final shards feed ``python -m trainer.pretrain``.
+``--lang`` picks a recipe of inputs under ``--data_dir``: by default the repository's sample
+corpora (``../shared/data``, or ``$BERTCORPUS_SHARED_DATA``) where they exist, else the
+download cache ``data/raw``, which is filled with the recipe's real sources
+(pipeline/catalog.py) on first use; ``--download`` fills any other folder the same way.
+Everything after ``--`` is passed to every Beam job unchanged (e.g.
+``--runner=DataflowRunner ...``). Each stage writes its own folder with ``stats.json``; the
+command ends with one summary table and ``OUTPUT/report.html`` (pipeline.report); the shards
+feed ``python -m trainer.pretrain``.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOWNLOAD_CACHE = os.path.join("data", "raw")
 
 
 @dataclass(frozen=True)
 class Input:
-    name: str  # output sub-folder under clean/
+    name: str  # output sub-folder under clean/; also its entry in pipeline/catalog.py
     source: str  # wiki | books | protein | text
     pattern: str  # glob relative to data_dir
     flags: tuple[str, ...] = ()
 
 
+# "*.xml*.bz2": the dumps (also "...xml-p1p2-shortened.bz2"), never a multistream index
+# ("...-multistream-index.txt.bz2") lying beside one.
 _WIKI = {
-    "en": "wiki/enwiki-*.bz2",
-    "ja": "wiki/jawiki-*.bz2",
-    "uk": "wiki/ukwiki-*.bz2",
-    "bg": "wiki/bgwiki-*.bz2",
+    "en": "wiki/enwiki-*.xml*.bz2",
+    "ja": "wiki/jawiki-*.xml*.bz2",
+    "uk": "wiki/ukwiki-*.xml*.bz2",
+    "bg": "wiki/bgwiki-*.xml*.bz2",
 }
 _UDHR = Input("udhr", "text", "multilingual/udhr2/*.txt", ("--text_format=file", "--lang=auto"))
 _TATOEBA = Input(
     "tatoeba",
     "text",
-    "multilingual/tatoeba_nonascii_CC0_sample.tsv",
+    "multilingual/tatoeba_*.tsv*",
     ("--text_format=tsv", "--lang=auto"),
 )
 _BOOKS = Input("books", "books", "books/*.txt", ("--lang=auto",))
@@ -51,17 +62,22 @@ def _wiki(lang: str) -> Input:
 
 
 RECIPES: dict[str, tuple[Input, ...]] = {
+    # One Wikipedia each first, so that the named recipes below (en) replace theirs.
+    **{lang: (_wiki(lang),) for lang in _WIKI},
     "multi": tuple(_wiki(lang) for lang in _WIKI) + (_UDHR, _TATOEBA),
     "en": (_wiki("en"), _BOOKS, _BERT_SAMPLE),
     "books": (_BOOKS,),
     "protein": (Input("protein", "protein", "protein/*.fa*"),),
-    **{lang: (_wiki(lang),) for lang in _WIKI},
 }
 
 
 def _default_data_dir() -> str:
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.environ.get("BERTCORPUS_SHARED_DATA", os.path.join(here, "..", "shared", "data"))
+    """$BERTCORPUS_SHARED_DATA, else ../shared/data where it exists, else the download cache."""
+    env = os.environ.get("BERTCORPUS_SHARED_DATA")
+    if env:
+        return env
+    shared = os.path.join(REPO_ROOT, "..", "shared", "data")
+    return shared if os.path.isdir(shared) else DOWNLOAD_CACHE
 
 
 def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[str, list[str]]]:
@@ -128,43 +144,116 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
     return plan
 
 
-def run(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    beam_flags = argv[argv.index("--") + 1 :] if "--" in argv else []
-    ours = argv[: argv.index("--")] if "--" in argv else argv
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        prog="python -m pipeline.corpus",
         description=__doc__.split("\n\n")[0],
         epilog="Arguments after -- are Beam pipeline flags passed to every job.",
     )
-    parser.add_argument("--lang", default="multi", choices=sorted(RECIPES))
-    parser.add_argument("--output", required=True)
-    parser.add_argument("--data_dir", default=_default_data_dir())
-    parser.add_argument("--vocab_size", type=int, default=8000)
-    parser.add_argument(
-        "--vocab_model", default="wordpiece", choices=["wordpiece", "unigram", "bpe"]
+    add = parser.add_argument
+    add("--lang", default="multi", choices=sorted(RECIPES))
+    add("--output", required=True)
+    add("--data_dir", default=None, help="input folder (default: $BERTCORPUS_SHARED_DATA, "
+        "else ../shared/data where it exists, else data/raw, downloaded on first use)")  # fmt: skip
+    add("--download", action="store_true", help="fetch the recipe's missing sources")
+    add("--mirror", default=None, help="download from MIRROR/HOST/PATH (pipeline/catalog.py)")
+    add("--wiki_parts", type=int, default=1, help="multistream parts per big wiki; 0: all")
+    add("--books", default=None, help="Gutenberg ids to download, comma-separated")
+    add("--vocab_size", type=int, default=8000)
+    add("--vocab_model", default="wordpiece", choices=["wordpiece", "unigram", "bpe"])
+    add("--max_seq_len", type=int, default=128)
+    add("--pair", default="nsp", choices=["nsp", "sop", "none"])
+    add("--seed", type=int, default=12345)
+    add("--no_report", action="store_true", help="skip OUTPUT/report.html")
+    add("--verbose", action="store_true", help="every job's full log")
+    add("--dry_run", action="store_true", help="print the plan and stop")
+    return parser
+
+
+def missing_inputs(lang: str, data_dir: str) -> list[Input]:
+    """The recipe's inputs whose glob matches no file under a local ``data_dir``."""
+    if "://" in data_dir:
+        return []  # remote folders are expanded by the jobs themselves
+    return [i for i in RECIPES[lang] if not glob.glob(os.path.join(data_dir, i.pattern))]
+
+
+def ensure_data(args: argparse.Namespace) -> None:
+    """Download the recipe's missing inputs into the cache (or with --download), else exit."""
+    missing = missing_inputs(args.lang, args.data_dir)
+    if not missing:
+        return
+    if not (args.download or os.path.normpath(args.data_dir) == DOWNLOAD_CACHE):
+        names = ", ".join(f"{i.name} ({i.pattern})" for i in missing)
+        sys.exit(f"--data_dir {args.data_dir} lacks {names}; pass --download to fetch them there")
+    from pipeline.catalog import Options, fetch_input
+    from pipeline.download import DownloadError
+
+    opts = Options(mirror=args.mirror, wiki_parts=args.wiki_parts)
+    if args.books:
+        opts = replace(opts, books=tuple(int(b) for b in args.books.split(",")))
+    for item in missing:
+        print(f"downloading {item.name} into {args.data_dir}", file=sys.stderr, flush=True)
+        try:
+            fetch_input(item.name, args.data_dir, opts)
+        except DownloadError as exc:
+            sys.exit(f"download failed: {exc}")
+
+
+def _stage(job: str, job_argv: list[str]) -> tuple[str, str]:
+    output = job_argv[job_argv.index("--output") + 1]
+    return f"{job.removeprefix('pipeline.')} {os.path.basename(output)}", output
+
+
+def run_stage(job: str, job_argv: list[str], verbose: bool) -> float:
+    """Run one job in its own process; its summary is shown only when it fails (or verbose)."""
+    # One process per job, exactly as a user would run it: each job's memory and Beam
+    # runner state end with it, and a failing job stops the chain with its own message.
+    # stderr stays the terminal's, so the job's own progress line shows while it runs.
+    started = time.perf_counter()
+    flags = ["--verbose"] if verbose else []
+    done = subprocess.run(
+        [sys.executable, "-m", job, *job_argv, *flags],
+        stdout=None if verbose else subprocess.PIPE,
+        text=True,
     )
-    parser.add_argument("--max_seq_len", type=int, default=128)
-    parser.add_argument("--pair", default="nsp", choices=["nsp", "sop", "none"])
-    parser.add_argument("--seed", type=int, default=12345)
-    parser.add_argument("--dry_run", action="store_true", help="print the plan and stop")
-    args = parser.parse_args(ours)
-    if not os.path.isdir(args.data_dir):
-        sys.exit(f"--data_dir {args.data_dir} does not exist (set BERTCORPUS_SHARED_DATA)")
+    if done.returncode != 0:
+        if done.stdout:
+            print(done.stdout, end="")
+        sys.exit(f"{job} failed with exit status {done.returncode}; see its output above")
+    return time.perf_counter() - started
+
+
+def run(argv: list[str] | None = None) -> dict:
+    from pipeline.summary import format_table, stage_row
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    beam_flags = argv[argv.index("--") + 1 :] if "--" in argv else []
+    ours = argv[: argv.index("--")] if "--" in argv else argv
+    args = _parser().parse_args(ours)
+    args.data_dir = args.data_dir or _default_data_dir()
     plan = build_plan(args, beam_flags)
     summary: dict = {"plan": [[job, *job_argv] for job, job_argv in plan], "stages": {}}
     if args.dry_run:
         print(json.dumps(summary["plan"], indent=2))
         return summary
-    for job, job_argv in plan:
-        # One process per job, exactly as a user would run it: each job's memory and Beam
-        # runner state end with it, and a failing job stops the chain with its own message.
-        print(f"== python -m {job} {' '.join(job_argv)}", flush=True)
-        done = subprocess.run([sys.executable, "-m", job, *job_argv])
-        if done.returncode != 0:
-            sys.exit(f"{job} failed with exit status {done.returncode}; see its output above")
-        output = job_argv[job_argv.index("--output") + 1]
+    ensure_data(args)
+    rows = []
+    for n, (job, job_argv) in enumerate(plan, 1):
+        stage, output = _stage(job, job_argv)
+        # On a terminal the job's own progress line (pipeline.console) takes this line.
+        label, live = f"[{n}/{len(plan)}] {stage}", sys.stderr.isatty()
+        print(label, end="\r" if live else "", flush=True)
+        seconds = run_stage(job, job_argv, args.verbose)
+        print(f"{label if live else ''}: {seconds:.1f} s", flush=True)
         with open(os.path.join(output, "stats.json"), encoding="utf-8") as f:
-            summary["stages"][output] = json.load(f).get("ledger")
+            stats = json.load(f)
+        summary["stages"][output] = stats.get("ledger")
+        rows.append(stage_row(stage, output, stats, seconds))
+    print(format_table(rows))
+    if not args.no_report:
+        from pipeline.report import write_report
+
+        print(f"report: {write_report(args.output)}")
     shards = os.path.join(args.output, "shards")
     print(
         f"done. Train with:\n  python -m trainer.pretrain --shards {shards} "

@@ -1,19 +1,24 @@
-"""Download raw corpora (Wikipedia dumps) with checksum verification and resume.
+"""Download raw corpora with checksum verification and resume.
 
     python -m pipeline.download --wiki ja --output data/raw [--date 20230501]
         [--base_url https://dumps.wikimedia.org] [--dump pages-articles]
+    python -m pipeline.download --recipe en --output data/raw [--mirror URL] [--wiki_parts 1]
 
-Wikimedia publishes ``<db>-<date>-sha1sums.txt`` beside each dump; the file is verified
-against it. An interrupted download resumes with an HTTP Range request. The cleaning job can
-also stream a dump straight from its URL (smart_open); downloading first pays off when several
-jobs read the same dump.
+``--wiki``: Wikimedia publishes ``<db>-<date>-sha1sums.txt`` beside each dump; the file is
+verified against it. ``--recipe``: every source a ``pipeline.corpus`` recipe reads (see
+pipeline/catalog.py), laid out under OUTPUT as that recipe expects. An interrupted download
+resumes with an HTTP Range request, within one run (a cut connection) and across runs (the
+``.part`` file is kept). The cleaning job can also stream a dump straight from its URL
+(smart_open); downloading first pays off when several jobs read the same dump.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import os
+import re
 import sys
 import urllib.error
 import urllib.request
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 
 DEFAULT_BASE_URL = "https://dumps.wikimedia.org"
 CHUNK = 1 << 20
+RETRIES = 5  # reconnects after a cut connection, each resuming where the last one stopped
 
 
 class DownloadError(RuntimeError):
@@ -75,46 +81,121 @@ def _open(url: str, headers: dict | None = None, timeout: float = 60.0):
         raise DownloadError(f"{url}: cannot connect ({exc.reason})") from exc
 
 
+def fetch_text(url: str) -> str:
+    """A small text file (checksum listing, metalink), whole."""
+    with _open(url) as response:
+        return response.read().decode("utf-8", "replace")
+
+
+def parse_sha1sums(listing: str) -> dict[str, str]:
+    """``<sha1>  <filename>`` lines -> {filename: sha1}."""
+    out = {}
+    for line in listing.splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out[parts[1]] = parts[0].lower()
+    return out
+
+
+def dump_date(sums: dict[str, str], db: str) -> str | None:
+    """The YYYYMMDD a sha1sums listing names its files with. ``latest/<db>-latest-sha1sums.txt``
+    lists the dated names (``enwiki-20260901-...``) of the files ``latest/`` aliases."""
+    for name in sorted(sums):
+        if m := re.match(rf"{re.escape(db)}-(\d{{8}})-", name):
+            return m.group(1)
+    return None
+
+
 def expected_sha1(dump: WikiDump, filename: str | None = None) -> str | None:
     """A dump file's sha1 from the sha1sums file, or None if the mirror publishes none."""
     filename = filename or dump.filename
     try:
-        with _open(dump.checksum_url) as response:
-            listing = response.read().decode("utf-8", "replace")
+        sums = parse_sha1sums(fetch_text(dump.checksum_url))
     except DownloadError:
         return None
-    for line in listing.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1] == filename:
-            return parts[0].lower()
-    raise DownloadError(f"{dump.checksum_url}: no entry for {filename}")
+    date = dump_date(sums, dump.db)
+    if dump.date == "latest" and date and filename not in sums:
+        filename = filename.replace(f"{dump.db}-latest-", f"{dump.db}-{date}-", 1)
+    if filename not in sums:
+        raise DownloadError(f"{dump.checksum_url}: no entry for {filename}")
+    return sums[filename]
 
 
-def sha1_of(path: str) -> str:
-    h = hashlib.sha1()
+def digest_of(path: str, algorithm: str = "sha1") -> str:
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
 
 
-def download(url: str, path: str, *, sha1: str | None = None) -> str:
-    """Fetch ``url`` to ``path`` (resuming ``path + '.part'``), verify ``sha1``, return path."""
-    if os.path.exists(path) and (sha1 is None or sha1_of(path) == sha1):
-        return path
-    part = path + ".part"
+def sha1_of(path: str) -> str:
+    return digest_of(path, "sha1")
+
+
+def _total_size(response, have: int) -> int | None:
+    """The whole file's size from Content-Range (a 206) or Content-Length (a 200)."""
+    content_range = response.headers.get("Content-Range", "")
+    if response.status == 206 and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        return int(total) if total.isdigit() else None
+    length = response.headers.get("Content-Length")
+    return int(length) if length and length.isdigit() else None
+
+
+def _fetch_once(url: str, part: str) -> int | None:
+    """Append to ``part`` from where it stops (Range); the file's full size if known."""
     have = os.path.getsize(part) if os.path.exists(part) else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
-    with _open(url, headers) as response:
-        resumed = have and response.status == 206
+    try:
+        response = _open(url, headers)
+    except DownloadError as exc:
+        if have and "HTTP 416" in str(exc):
+            return have  # the .part file is already whole (Range not satisfiable)
+        raise
+    with response:
+        resumed = bool(have) and response.status == 206
+        total = _total_size(response, have)
         with open(part, "ab" if resumed else "wb") as out:
-            while chunk := response.read(CHUNK):
-                out.write(chunk)
+            try:
+                while chunk := response.read(CHUNK):
+                    out.write(chunk)
+            except (http.client.IncompleteRead, ConnectionError, TimeoutError) as exc:
+                if isinstance(exc, http.client.IncompleteRead):
+                    out.write(exc.partial)
+    return total
+
+
+def _fetch_resuming(url: str, part: str) -> None:
+    """Fetch ``url`` into ``part``; a connection cut before the end is resumed (Range)."""
+    for _ in range(RETRIES + 1):
+        total = _fetch_once(url, part)
+        size = os.path.getsize(part)
+        if total is None or size >= total:
+            return
+    raise DownloadError(f"{url}: connection kept closing; {size} of {total} bytes after retries")
+
+
+def download(
+    url: str, path: str, *, sha1: str | None = None, checksum: tuple[str, str] | None = None
+) -> str:
+    """Fetch ``url`` to ``path`` (resuming ``path + '.part'``), verify the checksum
+    (``sha1``, or ``checksum`` = (algorithm, hex digest)), return ``path``."""
     if sha1 is not None:
-        actual = sha1_of(part)
-        if actual != sha1:
+        checksum = ("sha1", sha1)
+    if os.path.exists(path) and (checksum is None or digest_of(path, checksum[0]) == checksum[1]):
+        return path
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    part = path + ".part"
+    _fetch_resuming(url, part)
+    if checksum is not None:
+        algorithm, want = checksum
+        actual = digest_of(part, algorithm)
+        if actual != want:
             os.remove(part)
-            raise DownloadError(f"{url}: sha1 {actual} does not match published {sha1}")
+            raise DownloadError(
+                f"{url}: {algorithm} {actual} does not match published {want} (file removed)"
+            )
     os.replace(part, path)
     return path
 
@@ -128,10 +209,11 @@ def download_wiki(dump: WikiDump, output_dir: str) -> str:
     return os.path.join(output_dir, dump.filename)
 
 
-def run(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--wiki", required=True, help="Wikipedia language code, e.g. en, ja, uk")
-    parser.add_argument("--output", required=True, help="folder to write the dump to")
+def _add_args(parser: argparse.ArgumentParser) -> None:
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--wiki", help="Wikipedia language code, e.g. en, ja, uk")
+    what.add_argument("--recipe", help="every source of a pipeline.corpus recipe, e.g. en")
+    parser.add_argument("--output", required=True, help="folder to write the files to")
     parser.add_argument("--date", default="latest", help="dump date YYYYMMDD or 'latest'")
     parser.add_argument(
         "--dump",
@@ -140,9 +222,30 @@ def run(argv: list[str] | None = None) -> str:
         "pipeline.clean reads the dump with many workers",
     )
     parser.add_argument("--base_url", default=DEFAULT_BASE_URL, help="dumps mirror")
+    parser.add_argument(
+        "--mirror", default=None, help="--recipe: fetch https://HOST/PATH from MIRROR/HOST/PATH"
+    )
+    parser.add_argument(
+        "--wiki_parts",
+        type=int,
+        default=1,
+        help="--recipe: multistream parts per big Wikipedia (0: all; the whole dump)",
+    )
+
+
+def run(argv: list[str] | None = None) -> str:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    _add_args(parser)
     args = parser.parse_args(argv)
-    dump = WikiDump(args.wiki, args.date, args.dump, args.base_url)
     try:
+        if args.recipe:
+            from pipeline.catalog import fetch_recipe
+
+            paths = fetch_recipe(args.recipe, args.output, mirror=args.mirror,
+                                 wiki_parts=args.wiki_parts, date=args.date)  # fmt: skip
+            print("\n".join(paths))
+            return args.output
+        dump = WikiDump(args.wiki, args.date, args.dump, args.base_url)
         path = download_wiki(dump, args.output)
     except DownloadError as exc:
         sys.exit(f"download failed: {exc}")

@@ -10,7 +10,9 @@ silently become another's.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import weakref
 from collections.abc import Callable
 
 BEAM_EPILOG = (
@@ -32,7 +34,14 @@ def parse_job_args(
         allow_abbrev=False,  # never let a Beam flag be read as an abbreviation of ours
     )
     add_args(parser)
+    parser.add_argument(
+        "--verbose", action="store_true", help="show Beam's and the libraries' log lines"
+    )
     return parser.parse_known_args(argv)
+
+
+# Pipeline -> its job's --verbose flag, so run_and_record needs no extra argument.
+_VERBOSE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def new_pipeline(
@@ -45,9 +54,14 @@ def new_pipeline(
     """(our flags, a Beam Pipeline over the other flags) from ``argv`` (None: sys.argv)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args, beam_args = parse_job_args(argv, prog=prog, doc=doc, add_args=add_args)
+    from pipeline.console import quiet_libraries
+
+    quiet_libraries(args.verbose)
     import apache_beam as beam  # after parsing, so --help stays instant
 
-    return args, beam.Pipeline(options=beam_options(beam_args))
+    pipeline = beam.Pipeline(options=beam_options(beam_args))
+    _VERBOSE[pipeline] = args.verbose
+    return args, pipeline
 
 
 def beam_options(beam_args: list[str]):
@@ -65,15 +79,22 @@ def run_and_record(
     extra: Callable[[object, dict], dict] | None = None,
     **fields: object,
 ) -> dict:
-    """Run ``pipeline``; write OUTPUT/stats.json (counters + ledger + ``fields`` + ``extra``)
-    and add the counters to the manifest. A Dataflow dry run returns {"dry_run": True}."""
+    """Run ``pipeline``; write OUTPUT/stats.json (counters + ledger + ``fields`` + ``extra``),
+    add the counters to the manifest and print the summary table. Beam's log lines are
+    captured (replayed if the run fails) unless the job ran with --verbose; a terminal shows
+    a progress line meanwhile. A Dataflow dry run returns {"dry_run": True}."""
     from apache_beam.options.pipeline_options import TestOptions
 
-    from transforms.accounting import counters_from_result, write_stats
-    from transforms.shardio import finalize_manifest
+    from pipeline.console import Ticker, captured_stderr
+    from pipeline.summary import format_table, stage_row
+    from transforms.shared.accounting import counters_from_result, write_stats
+    from transforms.shared.shardio import finalize_manifest
 
-    result = pipeline.run()
-    result.wait_until_finish()
+    stage = f"{job} {os.path.basename(output.rstrip('/'))}"
+    with captured_stderr(not _VERBOSE.get(pipeline, False)) as terminal:
+        with Ticker(stage, output, terminal) as ticker:
+            result = pipeline.run()
+            result.wait_until_finish()
     if pipeline.options.view_as(TestOptions).dry_run:
         return {"dry_run": True}  # the graph was built; nothing ran, no files
     counters = counters_from_result(result)
@@ -81,4 +102,5 @@ def run_and_record(
     stats = write_stats(output, counters, job=job, **fields, **more)
     if manifest:
         finalize_manifest(output, counters=counters)
+    print(format_table([stage_row(stage, output, stats, ticker.seconds)]), flush=True)
     return stats

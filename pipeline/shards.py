@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from dataclasses import asdict
 
 from schemas.example import PAIR_TASKS
@@ -23,7 +24,7 @@ def add_shards_args(parser) -> None:
     """Our flags (everything else goes to Beam, see pipeline.job)."""
     add = parser.add_argument
     add("--input", required=True, help="cleaned-document shard set(s), comma-separated")
-    add("--tokenizer", required=True, help="TOK_DIR written by pipeline.vocab")
+    add("--tokenizer", required=True, help="TOK_DIR of pipeline.vocab, or a Hugging Face folder")
     add("--output", required=True, help="folder for the example shard set")
     add("--max_seq_len", type=int, default=128)
     add("--pair", choices=PAIR_TASKS, default="nsp")
@@ -49,9 +50,9 @@ def add_shards_args(parser) -> None:
 
 def config_from_options(o: argparse.Namespace):
     """Parsed flags -> transforms.pack.PackConfig."""
-    from transforms.binning import parse_bin_edges
-    from transforms.pack import PackConfig
-    from transforms.static_masks import StaticMaskConfig
+    from transforms.pack.binning import parse_bin_edges
+    from transforms.pack.config import PackConfig
+    from transforms.pack.static_masks import StaticMaskConfig
 
     if o.max_seq_len < 8:
         raise ValueError(f"--max_seq_len must be >= 8, got {o.max_seq_len}")
@@ -74,9 +75,14 @@ def config_from_options(o: argparse.Namespace):
     )
 
 
+def _where(path: str) -> str:
+    """A local path made absolute (readable from any working directory); URIs as given."""
+    return path if "://" in path else os.path.abspath(path)
+
+
 def label_balance(counters: dict[str, int]) -> dict:
     """Fractions of each pair label: NSP random-next and SOP swapped should be near 0.5."""
-    from transforms.pack import (
+    from transforms.pack.instances import (
         NSP_NEXT,
         NSP_RANDOM,
         SINGLE_SEGMENT,
@@ -103,19 +109,36 @@ def run(argv: list[str] | None = None) -> dict:
     o, p = new_pipeline(
         argv, prog="python -m pipeline.shards", doc=__doc__, add_args=add_shards_args
     )
-    # Heavy imports after parsing, so --help stays instant.
+    cfg = config_from_options(o)
+    facts = build(p, o, cfg)
+
+    def extra(result, counters: dict) -> dict:
+        return _extra_stats(result, counters, cfg, **facts)
+
+    return run_and_record(p, job="shards", output=o.output, manifest=True, extra=extra)
+
+
+def build(p, o, cfg) -> dict:
+    """Add the shards job's steps to pipeline ``p`` (flags ``o``, PackConfig ``cfg``); returns
+    the facts fixed at construction that stats.json reports (num_docs, num_buckets)."""
+    # Heavy imports here, after parsing, so --help stays instant.
+    from apache_beam.io.filesystems import FileSystems
 
     from schemas.document import DOCUMENT_SCHEMA
     from schemas.example import EXAMPLE_SCHEMA
-    from transforms.accounting import REJECTED_TAG, counters_from_result
-    from transforms.binning import padding_waste
-    from transforms.example_rows import Vocab, example_tokens, rows_to_table
-    from transforms.pack import LENGTHS_NAMESPACE, PackExamples
-    from transforms.shardio import ReadShardSet, WriteRejected, WriteShards, read_manifest_any
-    from transforms.tokenize import TokenizeDocs
-    from transforms.tokenizer_dir import load_tokenizer, special_token_ids, tokenizer_hash
+    from transforms.pack.example_rows import Vocab, example_tokens, rows_to_table
+    from transforms.pack.instances import PackExamples
+    from transforms.pack.tokenize import TokenizeDocs
+    from transforms.shared.accounting import REJECTED_TAG
+    from transforms.shared.shardio import (
+        SPILL_DIR,
+        ReadShardSet,
+        WriteRejected,
+        WriteShards,
+        read_manifest_any,
+    )
+    from transforms.vocab.tokenizer_dir import load_tokenizer, special_token_ids
 
-    cfg = config_from_options(o)
     inputs = [d for d in o.input.split(",") if d]
     # Read at construction: the NSP bucket count must be fixed before the graph is built.
     num_docs = sum(read_manifest_any(d)["num_rows"] for d in inputs)
@@ -123,21 +146,14 @@ def run(argv: list[str] | None = None) -> dict:
     tokenizer = load_tokenizer(o.tokenizer)
     specials = special_token_ids(tokenizer)
     vocab = Vocab.from_special_ids(specials, tokenizer.get_vocab_size(with_added_tokens=True))
-    manifest_fields = {
-        "tokenizer_hash": tokenizer_hash(o.tokenizer),
-        "special_token_ids": specials,
-        "vocab_size": vocab.vocab_size,
-        "pair_task": cfg.pair_task,
-        "max_seq_len": cfg.max_seq_len,
-        "length_bin_edges": list(cfg.bin_edges),
-        "static_masks": cfg.static_masks is not None,
-        # Compression is a storage choice, not a packing one: recorded here, not in PackConfig.
-        "config": json.dumps({**asdict(cfg), "compression": o.compression}, sort_keys=True),
-    }
-
+    manifest_fields = _manifest_fields(o, cfg, inputs, specials, vocab.vocab_size)
     rows = p | "ReadDocs" >> ReadShardSet(inputs, schema=DOCUMENT_SCHEMA)
     tokenized = rows | "Tokenize" >> TokenizeDocs(o.tokenizer, batch_docs=o.batch_docs)
-    packed = tokenized.docs | "Pack" >> PackExamples(cfg, vocab, num_buckets=num_buckets)
+    # NSP buckets spill under OUTPUT/_spill, which WriteShards removes after the manifest.
+    buckets_dir = FileSystems.join(o.output, SPILL_DIR, "buckets")
+    packed = tokenized.docs | "Pack" >> PackExamples(
+        cfg, vocab, num_buckets=num_buckets, temp_dir=buckets_dir
+    )
     _ = packed.examples | "WriteShards" >> WriteShards(
         o.output,
         schema=EXAMPLE_SCHEMA,
@@ -148,19 +164,51 @@ def run(argv: list[str] | None = None) -> dict:
     )
     _ = (tokenized[REJECTED_TAG], packed[REJECTED_TAG]) | "WriteRejected" >> WriteRejected(o.output)
 
-    def extra(result, counters: dict) -> dict:
-        lengths = {int(k): v for k, v in counters_from_result(result, LENGTHS_NAMESPACE).items()}
-        return {
-            "padding_waste": padding_waste(
-                lengths, cfg.bin_edges, max_seq_len=cfg.max_seq_len, seed=cfg.seed
-            ),
-            "label_balance": label_balance(counters),
-            "length_histogram": {str(k): lengths[k] for k in sorted(lengths)},
-            "num_nsp_buckets": num_buckets if cfg.pair_task == "nsp" else None,
-            "num_input_docs": num_docs,
-        }
+    return {"num_docs": num_docs, "num_buckets": num_buckets}
 
-    return run_and_record(p, job="shards", output=o.output, manifest=True, extra=extra)
+
+def _manifest_fields(o, cfg, inputs: list[str], specials: dict, vocab_size: int) -> dict:
+    """What the shards' manifest records beyond the shards themselves."""
+    from transforms.vocab.tokenizer_dir import tokenizer_hash
+
+    return {
+        "tokenizer_hash": tokenizer_hash(o.tokenizer),
+        "special_token_ids": specials,
+        "vocab_size": vocab_size,
+        "pair_task": cfg.pair_task,
+        "max_seq_len": cfg.max_seq_len,
+        "length_bin_edges": list(cfg.bin_edges),
+        "static_masks": cfg.static_masks is not None,
+        # Compression is a storage choice, not a packing one: recorded here, not in PackConfig.
+        # tokenizer/inputs: where an export finds the tokenizer files and the corpus summary.
+        "config": json.dumps(
+            {
+                **asdict(cfg),
+                "compression": o.compression,
+                "tokenizer": _where(o.tokenizer),
+                "inputs": [_where(d) for d in inputs],
+            },
+            sort_keys=True,
+        ),
+    }
+
+
+def _extra_stats(result, counters: dict, cfg, *, num_docs: int, num_buckets: int) -> dict:
+    """stats.json beyond the ledger: padding waste, label balance, length histogram."""
+    from transforms.pack.binning import padding_waste
+    from transforms.pack.instances import LENGTHS_NAMESPACE
+    from transforms.shared.accounting import counters_from_result
+
+    lengths = {int(k): v for k, v in counters_from_result(result, LENGTHS_NAMESPACE).items()}
+    return {
+        "padding_waste": padding_waste(
+            lengths, cfg.bin_edges, max_seq_len=cfg.max_seq_len, seed=cfg.seed
+        ),
+        "label_balance": label_balance(counters),
+        "length_histogram": {str(k): lengths[k] for k in sorted(lengths)},
+        "num_nsp_buckets": num_buckets if cfg.pair_task == "nsp" else None,
+        "num_input_docs": num_docs,
+    }
 
 
 if __name__ == "__main__":

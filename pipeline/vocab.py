@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-MODELS = ("wordpiece", "unigram", "bpe", "residues")
+from transforms.vocab.config import MODELS  # a leaf module: no Beam import
 
 
 def add_vocab_args(parser) -> None:
@@ -38,7 +38,7 @@ def add_vocab_args(parser) -> None:
 
 def config_from_args(args):
     """Parsed flags -> transforms.vocab.VocabConfig (residue vocabularies are never lowercased)."""
-    from transforms.vocab import VocabConfig
+    from transforms.vocab.config import VocabConfig
 
     return VocabConfig(
         vocab_size=args.vocab_size,
@@ -64,11 +64,11 @@ def build(p, inputs: list[str], output: str, cfg) -> None:
     import apache_beam as beam
 
     from schemas.document import DOCUMENT_SCHEMA
-    from transforms.accounting import REJECTED_TAG
-    from transforms.shardio import ReadShardSet, WriteRejected
-    from transforms.vocab import HOLDOUT_TAG, CountWords, RouteDocs, SelectTrainingWords
-    from transforms.vocab_report import EvaluateHoldout, write_tokenizer_dir
-    from transforms.vocab_train import train_from_selection
+    from transforms.shared.accounting import REJECTED_TAG
+    from transforms.shared.shardio import ReadShardSet, WriteRejected
+    from transforms.vocab.counting import HOLDOUT_TAG, CountWords, RouteDocs, SelectTrainingWords
+    from transforms.vocab.report import EvaluateHoldout, write_tokenizer_dir
+    from transforms.vocab.train import train_from_selection
 
     routed = p | "Read" >> ReadShardSet(inputs, schema=DOCUMENT_SCHEMA) | "Route" >> RouteDocs(cfg)
     trained = (

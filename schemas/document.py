@@ -11,7 +11,8 @@ DOCUMENT_SCHEMA_NAME = "bertcorpus.document"
 DOCUMENT_SCHEMA_VERSION = "1"
 
 # Sources a document can come from (the ``source`` column).
-SOURCES = ("wiki", "books", "protein", "text")
+PROTEIN = "protein"  # also the ``lang`` of protein documents
+SOURCES = ("wiki", "books", PROTEIN, "text")
 
 DOCUMENT_SCHEMA = pa.schema(
     [

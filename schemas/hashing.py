@@ -10,6 +10,10 @@ import hashlib
 import random
 
 _MASK64 = (1 << 64) - 1
+# 2^64 / golden ratio: splitmix64's stream increment, and an odd multiplier that spreads
+# polynomial (rolling n-gram) hashes.
+GOLDEN_GAMMA = 0x9E3779B97F4A7C15
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 
 def stable_hash(*parts: object) -> int:
@@ -44,3 +48,17 @@ def sha256_file(path: str, *, chunk_size: int = 1 << 20) -> str:
         while chunk := f.read(chunk_size):
             h.update(chunk)
     return h.hexdigest()
+
+
+def splitmix64(z):
+    """The splitmix64 finaliser on a numpy uint64 array (wrapping arithmetic; a new array).
+
+    The constants are Python ints, which numpy casts to uint64, so this module needs no numpy
+    import of its own. Callers: dynamic masking (trainer) and MinHash shingles (dedup).
+    """
+    z = z ^ (z >> 30)
+    z *= _MIX1
+    z ^= z >> 27
+    z *= _MIX2
+    z ^= z >> 31
+    return z

@@ -11,9 +11,10 @@ pyarrow and the standard library.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -70,10 +71,13 @@ def write_shard(
     length_bin: int | None = None,
     batch_rows: int = 4096,
     compression: str | None = COMPRESSION,
+    to_table: Callable[[list], pa.Table] | None = None,
 ) -> ShardInfo:
     """Write ``rows`` (dicts or a Table) as one Arrow IPC file ``directory/name``.
 
     ``compression``: "zstd" (default), "lz4" or None (uncompressed, for zero-copy reads).
+    Rows given as an iterable are written ``batch_rows`` at a time (memory holds one batch,
+    whatever the shard's size), each batch converted by ``to_table`` if given.
     Written to a temporary name and renamed, so a crashed writer never leaves a shard that
     looks complete. Byte-identical for identical rows (no timestamps in the file).
     """
@@ -93,15 +97,16 @@ def write_shard(
             num_rows = table.num_rows
         else:
             buffer: list[Mapping] = []
-            for row in rows:
-                buffer.append(row)
-                if len(buffer) >= batch_rows:
-                    writer.write_batch(pa.RecordBatch.from_pylist(buffer, schema=schema))
+            for row in itertools.chain(rows, [None]):
+                if row is not None:
+                    buffer.append(row)
+                if buffer and (row is None or len(buffer) >= batch_rows):
+                    if to_table is None:
+                        writer.write_batch(pa.RecordBatch.from_pylist(buffer, schema=schema))
+                    else:
+                        writer.write_table(to_table(buffer), max_chunksize=batch_rows)
                     num_rows += len(buffer)
                     buffer = []
-            if buffer:
-                writer.write_batch(pa.RecordBatch.from_pylist(buffer, schema=schema))
-                num_rows += len(buffer)
     os.replace(tmp, final)
     return ShardInfo(
         path=name,

@@ -217,3 +217,10 @@ def protein_docs(shared_data: Path, name: str = "mmseqs2_QUERY_uniprot500.fasta"
             seq.append(line.strip())
     flush()
     return docs
+
+
+def joined_words(text: str, *, lowercase: bool) -> str:
+    """What a BERT tokenizer decodes ``text`` back to: its pre-tokenised words joined by spaces."""
+    from transforms.vocab.pretokenize import pretokenize
+
+    return " ".join(pretokenize(text, lowercase=lowercase))

@@ -17,8 +17,8 @@ import pytest
 from pipeline.clean import run
 from schemas.document import DOCUMENT_SCHEMA, Doc
 from schemas.shards import open_shard_set
-from transforms.accounting import REJECTED_DIR, STATS_FILE
-from transforms.quality import PROTEIN_ALPHABET
+from transforms.shared.accounting import REJECTED_DIR, STATS_FILE
+from transforms.shared.alphabets import PROTEIN_ALPHABET
 
 TWO_WORKERS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 EN_WIKI = "wiki/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"

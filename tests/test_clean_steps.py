@@ -10,8 +10,7 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.document import Doc
-from transforms.accounting import REJECTED_TAG, CounterDict
-from transforms.langid import (
+from transforms.clean.langid import (
     IdentifyLanguage,
     LangIdConfig,
     choose_lang,
@@ -20,7 +19,7 @@ from transforms.langid import (
     parse_langs,
     to_langid_code,
 )
-from transforms.normalize import (
+from transforms.clean.normalize import (
     Normalize,
     NormalizeConfig,
     fix_mojibake,
@@ -28,16 +27,22 @@ from transforms.normalize import (
     normalize_protein,
     normalize_text,
 )
-from transforms.quality import (
+from transforms.clean.quality import (
     QualityConfig,
     QualityFilter,
     filter_quality,
-    ngram_char_fractions,
+    ngram_stats,
     quality_failure,
     quality_preset,
 )
-from transforms.rawdoc import RawDoc
-from transforms.sentences import SentenceConfig, SplitSentences, split_paragraph, split_sentences
+from transforms.clean.sentences import (
+    SentenceConfig,
+    SplitSentences,
+    split_paragraph,
+    split_sentences,
+)
+from transforms.read.rawdoc import RawDoc
+from transforms.shared.accounting import REJECTED_TAG, CounterDict
 
 PROSE = (
     "The river rises in the northern hills and flows south through a broad valley. "
@@ -165,14 +170,14 @@ def test_repetition_rules():
     assert _reason(_doc(long_dup), QualityConfig(max_dup_line_fraction=None)) == "dup_line_chars"
 
 
-def test_ngram_char_fractions_exact():
+def test_ngram_stats_exact():
     words = "a b a b a b c".split()
-    stats = ngram_char_fractions(words, [2], [3])
+    stats = dict(ngram_stats(words, [2], [3]))
     # top 2-gram "a b" occurs 3 times: 2 chars * 3 / 7 chars.
     assert stats["top_2"] == pytest.approx(6 / 7)
     # 3-grams: aba, bab, aba(repeat at 2), bab(repeat at 3), abc -> words 2..5 covered.
     assert stats["dup_3"] == pytest.approx(4 / 7)
-    assert ngram_char_fractions("x y z".split(), [2], [3]) == {"top_2": 0.0, "dup_3": 0.0}
+    assert dict(ngram_stats("x y z".split(), [2], [3])) == {"top_2": 0.0, "dup_3": 0.0}
     repeated = (PROSE + " ") * 2
     assert _reason(_doc(repeated), QualityConfig(max_top_ngram_char_fraction=None)) == "dup_5gram"
 

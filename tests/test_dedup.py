@@ -9,8 +9,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.hashing import seeded_rng
-from transforms.accounting import CounterDict, counters_from_result
-from transforms.dedup import (
+from transforms.clean.dedup import (
     DedupConfig,
     Deduplicate,
     band_keys,
@@ -22,7 +21,8 @@ from transforms.dedup import (
     resolve,
     shingle_hashes,
 )
-from transforms.rawdoc import RawDoc
+from transforms.read.rawdoc import RawDoc
+from transforms.shared.accounting import CounterDict, counters_from_result
 
 BASE = (
     "The committee met on Tuesday to discuss the budget for the coming year and agreed to "

@@ -6,12 +6,25 @@ import bz2
 import functools
 import hashlib
 import http.server
+import os
+import re
 import shutil
 import threading
 
 import pytest
 
-from pipeline.download import DownloadError, WikiDump, download, download_wiki, run
+from pipeline import catalog
+from pipeline.catalog import Options, fetch_input, rebase
+from pipeline.download import (
+    DownloadError,
+    WikiDump,
+    download,
+    download_wiki,
+    expected_sha1,
+    run,
+)
+from tests.mirror import MirrorHandler, build_mirror, serve
+from transforms.read.multistream import index_path_for
 
 DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 
@@ -122,3 +135,77 @@ def test_multistream_dump_comes_with_its_index(mirror, tmp_path):
     )
     assert got == str(tmp_path / "o" / dump.name)
     assert (tmp_path / "o" / index.name).read_bytes() == index.read_bytes()
+
+
+# --- every recipe source, from a local mirror of the real sites (tests/mirror.py) ---
+
+
+@pytest.fixture(scope="module")
+def site(shared_data, tmp_path_factory):
+    """(base URL, mirror root) serving the sample data as dumps/gutenberg/uniprot lay it out."""
+    root = build_mirror(tmp_path_factory.mktemp("site"), shared_data)
+    server, base = serve(root)
+    yield base, root
+    server.shutdown()
+
+
+def test_cut_connection_resumes_within_one_download(site, tmp_path):
+    base, root = site
+    url = rebase(catalog.UNIPROT["sprot"], base)
+    path = url.split(base, 1)[1]
+    MirrorHandler.ranges.clear()
+    MirrorHandler.cut.add(path)
+    got = download(url, str(tmp_path / "sprot.fasta.gz"))
+    size = (root / path.lstrip("/")).stat().st_size
+    assert MirrorHandler.ranges == [(path, size // 2)]  # reconnected once, for the tail only
+    assert open(got, "rb").read() == (root / path.lstrip("/")).read_bytes()
+
+
+def test_wiki_parts_come_with_their_index_under_readable_names(site, tmp_path):
+    base, _ = site
+    paths = fetch_input("wiki_en", str(tmp_path), Options(mirror=base, wiki_parts=1))
+    names = sorted(os.path.basename(p) for p in paths)
+    assert names == [
+        "enwiki-20990101-p1p41242-pages-articles-multistream-index.txt.bz2",
+        "enwiki-20990101-p1p41242-pages-articles-multistream.xml.bz2",
+    ]  # only part 1; the index lies where pipeline.clean looks for it
+    dump = [p for p in paths if p.endswith(".xml.bz2")][0]
+    assert index_path_for(dump) == [p for p in paths if "index" in p][0]
+    everything = fetch_input("wiki_en", str(tmp_path / "all"), Options(mirror=base, wiki_parts=0))
+    assert len(everything) == 4
+
+
+def test_recipe_sources_are_verified_and_laid_out_like_the_sample_data(site, tmp_path):
+    base, _ = site
+    out = tmp_path / "raw"
+    for name in ("books", "sample", "udhr", "protein"):
+        fetch_input(name, str(out), Options(mirror=base, books=(1952, 1080)))
+    assert sorted(p.name for p in (out / "books").iterdir()) == ["pg1080.txt", "pg1952.txt"]
+    assert len(list((out / "multilingual" / "udhr2").glob("*.txt"))) == len(catalog.UDHR_LANGS)
+    assert (out / "bert" / "sample_text.txt").stat().st_size == 4394
+    assert (out / "protein" / "uniprot_sprot.fasta.gz").exists()
+
+
+def test_checksum_mismatch_is_a_one_line_error(site, tmp_path):
+    base, root = site
+    metalink = root / catalog.UNIPROT["sprot"].split("://", 1)[1]
+    metalink = metalink.parent / "RELEASE.metalink"
+    good = metalink.read_text()
+    metalink.write_text(re.sub(r">[0-9a-f]{32}<", ">" + "0" * 32 + "<", good))
+    try:
+        with pytest.raises(SystemExit) as exc:
+            run(["--recipe", "protein", "--output", str(tmp_path), "--mirror", base])
+    finally:
+        metalink.write_text(good)
+    message = str(exc.value)
+    assert "\n" not in message and "md5" in message and "does not match published" in message
+    assert not list(tmp_path.rglob("*.fasta.gz*"))  # nothing half-verified is left behind
+
+
+def test_latest_listing_names_dated_files(site):
+    """latest/enwiki-latest-sha1sums.txt lists dated names for the files latest/ aliases."""
+    base, root = site
+    dump = WikiDump("en", base_url=f"{base}/dumps.wikimedia.org")
+    name = "enwiki-latest-pages-articles-multistream1.xml-p1p41242.bz2"
+    dated = root / "dumps.wikimedia.org/enwiki/20990101" / name.replace("latest", "20990101")
+    assert expected_sha1(dump, name) == hashlib.sha1(dated.read_bytes()).hexdigest()

@@ -241,9 +241,15 @@ def test_incompatible_sets_are_rejected(sets, tmp_path):
 
 
 def test_pin_memory_option(sets):
-    data = PretrainingData(sets["b"], LoaderConfig(batch_size=64), pin_memory=True)
-    batch = next(iter(data))
-    assert batch["input_ids"].is_pinned() == torch.cuda.is_available()
+    """pin_memory pins every tensor where CUDA exists and changes no batch's content or order."""
+    plain = list(PretrainingData(sets["b"], LoaderConfig(batch_size=64)))
+    pinned = list(PretrainingData(sets["b"], LoaderConfig(batch_size=64), pin_memory=True))
+    assert len(pinned) == len(plain) > 1
+    for want, got in zip(plain, pinned, strict=True):
+        assert want.keys() == got.keys()
+        assert all(torch.equal(want[k], got[k]) for k in want)
+    if torch.cuda.is_available():
+        assert all(t.is_pinned() for batch in pinned for t in batch.values())
 
 
 # --- sampling: pure functions -----------------------------------------------------------------
@@ -283,7 +289,7 @@ def packed_sample_text(shared_data, tmp_path_factory) -> str:
     """bert/sample_text.txt -> TOK_DIR (uncased BERT vocab) -> pipeline.shards -> shard set."""
     from pipeline import shards
     from tests.corpus_fixtures import sample_text_docs, write_doc_shard_set
-    from transforms.tokenizer_dir import tokenizer_from_vocab
+    from transforms.vocab.tokenizer_dir import tokenizer_from_vocab
 
     root = tmp_path_factory.mktemp("packed")
     vocab = shared_data / "vocab" / "bert-base-uncased-vocab_from_all-MiniLM-L6-v2.txt"

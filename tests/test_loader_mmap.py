@@ -334,7 +334,7 @@ def test_uncompressed_set_is_not_copied_into_ram(tmp_path):
 def packed_both(shared_data, tmp_path_factory) -> dict[str, str]:
     from pipeline import shards
     from tests.corpus_fixtures import sample_text_docs, write_doc_shard_set
-    from transforms.tokenizer_dir import tokenizer_from_vocab
+    from transforms.vocab.tokenizer_dir import tokenizer_from_vocab
 
     root = tmp_path_factory.mktemp("packed_mmap")
     vocab = shared_data / "vocab" / "bert-base-uncased-vocab_from_all-MiniLM-L6-v2.txt"

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.hashing import splitmix64
 from tests.example_fixtures import SPECIAL_TOKEN_IDS, VOCAB_SIZE, batch_arrays, make_rows
 from trainer.masking import (
     IGNORE_INDEX,
@@ -19,7 +20,6 @@ from trainer.masking import (
     sample_span_lengths,
     select_whole_words,
     span_length_cdf,
-    splitmix64,
     word_bounds,
 )
 

@@ -17,8 +17,9 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.clean import run
 from schemas.shards import read_manifest
-from transforms.accounting import STATS_FILE, CounterDict, Rejected
-from transforms.multistream import (
+from transforms.read.config import ReaderConfig
+from transforms.read.files import INPUT_FILES
+from transforms.read.multistream import (
     FAILED_RANGES,
     expand_multistream,
     index_path_for,
@@ -26,8 +27,9 @@ from transforms.multistream import (
     read_multistream_index,
     read_range,
 )
-from transforms.rawdoc import RawDoc
-from transforms.sources import INPUT_FILES, ReaderConfig, ReadSource, read_file
+from transforms.read.rawdoc import RawDoc
+from transforms.read.sources import ReadSource, read_file
+from transforms.shared.accounting import STATS_FILE, CounterDict, Rejected
 
 EN_WIKI = "wiki/enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 NAME = "enwiki-20990101-pages-articles-multistream"

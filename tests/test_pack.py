@@ -13,27 +13,27 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.example import NO_PAIR, PAIR_IS_NEXT, PAIR_RANDOM_NEXT, SOP_IN_ORDER, SOP_SWAPPED
-from transforms.accounting import EMITTED, CounterDict
-from transforms.binning import length_bin
-from transforms.example_rows import Vocab, assemble
-from transforms.pack import (
+from transforms.pack.binning import length_bin
+from transforms.pack.config import PackConfig
+from transforms.pack.example_rows import Vocab, assemble
+from transforms.pack.instances import (
     DROPPED_TOO_SHORT,
     EXAMPLES_WRITTEN,
     NSP_FORCED_NEXT,
     NSP_RANDOM,
     PROTEIN_CROPPED,
     TOKENS_WRITTEN,
-    PackConfig,
     PackExamples,
     create_pair_instances,
     create_single_instances,
     pack_documents,
     truncation_plan,
 )
-from transforms.static_masks import StaticMaskConfig, num_to_predict
-from transforms.tokenize import (
+from transforms.pack.static_masks import StaticMaskConfig, num_to_predict
+from transforms.pack.tokenize import (
     TokenizedDoc,
 )
+from transforms.shared.accounting import EMITTED, CounterDict
 
 CLS, SEP, MASK, PAD, UNK = 2, 3, 4, 0, 1
 VOCAB = Vocab.from_special_ids(
@@ -308,7 +308,7 @@ def test_rows_to_table_matches_from_pylist():
     import pyarrow as pa
 
     from schemas.example import EXAMPLE_SCHEMA
-    from transforms.example_rows import compact_row, rows_to_table
+    from transforms.pack.example_rows import compact_row, rows_to_table
 
     docs = [tdoc(i, [9] * 30) for i in range(3)]
     masks = StaticMaskConfig()

@@ -8,12 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.corpus_fixtures import english_texts, multilingual_texts
-from transforms.pretokenize import (
+from tests.corpus_fixtures import english_texts, joined_words, multilingual_texts
+from transforms.vocab.pretokenize import (
     is_cjk,
     is_punctuation,
     normalize_text,
-    normalized_join,
     pretokenize,
 )
 
@@ -64,8 +63,8 @@ def test_character_classes():
 def test_normalized_text_definition():
     text = "  Héllo,\tWORLD!!  中文 "
     assert normalize_text(text, lowercase=True) == "  hello, world!!   中  文  "
-    assert normalized_join(text, lowercase=True) == "hello , world ! ! 中 文"
-    assert normalized_join(text, lowercase=False) == "Héllo , WORLD ! ! 中 文"
+    assert joined_words(text, lowercase=True) == "hello , world ! ! 中 文"
+    assert joined_words(text, lowercase=False) == "Héllo , WORLD ! ! 中 文"
 
 
 @pytest.fixture(scope="module")

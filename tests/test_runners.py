@@ -18,7 +18,7 @@ from schemas.document import DOCUMENT_SCHEMA
 from schemas.example import EXAMPLE_SCHEMA
 from schemas.shards import open_shard_set
 from tests.corpus_fixtures import sample_text_docs, write_doc_shard_set
-from transforms.tokenizer_dir import tokenizer_from_vocab
+from transforms.vocab.tokenizer_dir import tokenizer_from_vocab
 
 DATAFLOW_DRY_RUN = [
     "--runner=DataflowRunner",

@@ -9,8 +9,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from schemas.document import DOCUMENT_SCHEMA, Doc
 from schemas.hashing import bucket_of
 from schemas.shards import open_shard_set
-from transforms.accounting import EMITTED, INPUT, BeamCount, counters_from_result, ledger
-from transforms.shardio import ReadShardSet, WriteShards
+from transforms.shared.accounting import EMITTED, INPUT, BeamCount, counters_from_result, ledger
+from transforms.shared.shardio import ReadShardSet, WriteShards
 
 
 class _CountFn(beam.DoFn):

@@ -30,8 +30,8 @@ from schemas.example import (
 )
 from schemas.shards import open_shard_set, read_manifest, shard_paths
 from tests.corpus_fixtures import book_docs, sample_text_docs, write_doc_shard_set
-from transforms.accounting import CounterDict
-from transforms.tokenize import continuation_table, tokenize_docs
+from transforms.pack.tokenize import continuation_table, tokenize_docs
+from transforms.shared.accounting import CounterDict
 
 MULTI = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])")
@@ -47,8 +47,8 @@ WIKI_FILES = {
 
 
 def fallback_wiki_docs(path: Path, lang: str, max_pages: int | None = None) -> list[Doc]:
-    """Articles (ns 0, no redirects) -> Docs: transforms.wikitext paragraphs, regex sentences."""
-    from transforms.wikitext import wikitext_to_paragraphs
+    """Articles (ns 0, no redirects) -> Docs: transforms.read.wikitext paragraphs, regex sentences."""
+    from transforms.read.wikitext import wikitext_to_paragraphs
 
     root = ET.fromstring(bz2.open(path).read())
     ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""
@@ -150,7 +150,7 @@ def _edge(root: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def tok_dir(shared_data, tmp_path_factory) -> str:
-    from transforms.tokenizer_dir import tokenizer_from_vocab
+    from transforms.vocab.tokenizer_dir import tokenizer_from_vocab
 
     out = tmp_path_factory.mktemp("tok")
     vocab = shared_data / "vocab" / "bert-base-uncased-vocab_from_all-MiniLM-L6-v2.txt"
@@ -194,7 +194,7 @@ def nsp(corpus, tok_dir, tmp_path_factory):
 
 
 def test_nsp_examples_well_formed(nsp, tok_dir):
-    from transforms.tokenizer_dir import load_tokenizer, special_token_ids
+    from transforms.vocab.tokenizer_dir import load_tokenizer, special_token_ids
 
     out, stats, rows = nsp
     ids = special_token_ids(load_tokenizer(tok_dir))
@@ -279,8 +279,8 @@ def _find(hay: bytes, needle: np.ndarray) -> int | None:
 
 
 def test_sop_swaps_reconstructed_from_documents(corpus, tok_dir, tmp_path):
-    from transforms.shardio import read_shard_rows
-    from transforms.tokenizer_dir import load_tokenizer
+    from transforms.shared.shardio import read_shard_rows
+    from transforms.vocab.tokenizer_dir import load_tokenizer
 
     out = tmp_path / "sop"
     stats = _run(out, [corpus["books"], corpus["sample"]], tok_dir, "--pair", "sop")

@@ -13,18 +13,15 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.accounting import CounterDict, Rejected, counters_from_result
-from transforms.books import BOOKS_NO_MARKERS, book_paragraphs, strip_gutenberg
-from transforms.fasta import PROTEIN_ALPHABET, accession_of, normalise_sequence
-from transforms.rawdoc import RawDoc
-from transforms.sources import (
-    FILE_RECORD_ID,
-    ReaderConfig,
-    ReadSource,
-    expand_input_pattern,
-    read_file,
-)
-from transforms.textlines import file_stem
+from transforms.read.books import BOOKS_NO_MARKERS, book_paragraphs, strip_gutenberg
+from transforms.read.config import ReaderConfig
+from transforms.read.fasta import accession_of, normalise_sequence
+from transforms.read.files import FILE_RECORD_ID
+from transforms.read.rawdoc import RawDoc
+from transforms.read.sources import ReadSource, expand_input_pattern, read_file
+from transforms.read.textlines import file_stem
+from transforms.shared.accounting import CounterDict, Rejected, counters_from_result
+from transforms.shared.alphabets import PROTEIN_ALPHABET
 
 LICENCE = re.compile(
     r"Project Gutenberg|START OF TH[EI]S? PROJECT|END OF TH[EI]S? PROJECT|Gutenberg License"

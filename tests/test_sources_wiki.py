@@ -17,12 +17,14 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms import wiki_xml
-from transforms.accounting import CounterDict, Rejected, counters_from_result
-from transforms.rawdoc import RawDoc
-from transforms.sources import FILE_RECORD_ID, ReaderConfig, ReadSource, read_file
-from transforms.wiki_xml import parse_siteinfo, split_pages
-from transforms.wikitext import wikitext_to_paragraphs
+from transforms.read import wiki_xml
+from transforms.read.config import ReaderConfig
+from transforms.read.files import FILE_RECORD_ID
+from transforms.read.rawdoc import RawDoc
+from transforms.read.sources import ReadSource, read_file
+from transforms.read.wiki_xml import parse_siteinfo, split_pages
+from transforms.read.wikitext import wikitext_to_paragraphs
+from transforms.shared.accounting import CounterDict, Rejected, counters_from_result
 
 EN_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 DUMPS = {

@@ -9,10 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.accounting import CounterDict
-from transforms.binning import default_bin_edges, length_bin, padding_waste, parse_bin_edges
-from transforms.example_rows import Vocab
-from transforms.static_masks import StaticMaskConfig, choose_positions, num_to_predict, static_mask
+from transforms.pack.binning import default_bin_edges, length_bin, padding_waste, parse_bin_edges
+from transforms.pack.example_rows import Vocab
+from transforms.pack.static_masks import (
+    StaticMaskConfig,
+    choose_positions,
+    num_to_predict,
+    static_mask,
+)
+from transforms.shared.accounting import CounterDict
 
 CLS, SEP, MASK, PAD, UNK = 2, 3, 4, 0, 1
 VOCAB = Vocab.from_special_ids(

@@ -5,17 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from transforms.accounting import EMITTED, FAILED, INPUT, CounterDict, ledger
-from transforms.tokenize import (
+from transforms.pack.tokenize import (
     continuation_table,
     tokenize_docs,
     word_starts_from_word_ids,
 )
+from transforms.shared.accounting import EMITTED, FAILED, INPUT, CounterDict, ledger
 
 
 @pytest.fixture(scope="module")
 def bert_tokenizer(shared_data, tmp_path_factory):
-    from transforms.tokenizer_dir import load_tokenizer, tokenizer_from_vocab
+    from transforms.vocab.tokenizer_dir import load_tokenizer, tokenizer_from_vocab
 
     out = tmp_path_factory.mktemp("tok")
     vocab = shared_data / "vocab" / "bert-base-uncased-vocab_from_all-MiniLM-L6-v2.txt"

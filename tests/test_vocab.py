@@ -12,23 +12,17 @@ from apache_beam.testing import test_pipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.document import Doc
+from schemas.special_tokens import SPECIAL_TOKENS
 from tests.corpus_fixtures import (
     english_texts,
+    joined_words,
 )
-from transforms.accounting import CounterDict
-from transforms.pretokenize import normalized_join
-from transforms.tokenizer_dir import (
-    SPECIAL_TOKENS,
-    load_tokenizer,
-    special_token_ids,
-    tokenizer_from_vocab,
-)
-from transforms.vocab import (
-    DROPPED_EMPTY,
+from transforms.shared.accounting import DROPPED_EMPTY, CounterDict
+from transforms.vocab.config import VocabConfig
+from transforms.vocab.counting import (
     CountWords,
     RouteDocs,
     SelectTrainingWords,
-    VocabConfig,
     alphabet_forms,
     count_doc_words,
     is_holdout,
@@ -36,8 +30,9 @@ from transforms.vocab import (
     route_doc,
     weighted_milli,
 )
-from transforms.vocab_report import evaluate_doc, heldout_report
-from transforms.vocab_train import (
+from transforms.vocab.report import evaluate_doc, heldout_report
+from transforms.vocab.tokenizer_dir import load_tokenizer, special_token_ids, tokenizer_from_vocab
+from transforms.vocab.train import (
     bpe_merges,
     quantize_counts,
     residue_tokenizer,
@@ -120,7 +115,7 @@ def test_bpe_merges_follow_piece_rank():
 
 def test_evaluate_doc_counts_unk_causes():
     vocab = {t: i for i, t in enumerate([*SPECIAL_TOKENS, "the", "cat", "##s", "a", "##b"])}
-    from transforms.tokenizer_dir import wordpiece_tokenizer
+    from transforms.vocab.tokenizer_dir import wordpiece_tokenizer
 
     tok = wordpiece_tokenizer(vocab, lowercase=True)
     unk = tok.token_to_id("[UNK]")
@@ -138,7 +133,7 @@ def test_evaluate_doc_counts_unk_causes():
 def test_train_wordpiece_is_deterministic_and_round_trips(shared_data):
     lines = (shared_data / "multilingual" / "udhr2" / "eng.txt").read_text("utf-8").splitlines()
     counts = collections.Counter(
-        w for ln in lines for w in normalized_join(ln, lowercase=True).split()
+        w for ln in lines for w in joined_words(ln, lowercase=True).split()
     )
     first = train_wordpiece(sorted(counts.items()), 600, lowercase=True)
     second = train_wordpiece(sorted(counts.items(), reverse=True), 600, lowercase=True)
@@ -147,19 +142,19 @@ def test_train_wordpiece_is_deterministic_and_round_trips(shared_data):
     for line in lines:
         enc = first.encode(line)
         assert first.token_to_id("[UNK]") not in enc.ids
-        assert first.decode(enc.ids) == normalized_join(line, lowercase=True)
+        assert first.decode(enc.ids) == joined_words(line, lowercase=True)
 
 
 @pytest.mark.parametrize("model_type", ["unigram", "bpe"])
 def test_train_sentencepiece_round_trips(shared_data, model_type):
     lines = (shared_data / "multilingual" / "udhr2" / "fra.txt").read_text("utf-8").splitlines()
     counts = collections.Counter(
-        w for ln in lines for w in normalized_join(ln, lowercase=False).split()
+        w for ln in lines for w in joined_words(ln, lowercase=False).split()
     )
     tok = train_sentencepiece(sorted(counts.items()), 800, model_type=model_type, lowercase=False)
     assert special_token_ids(tok) == {t: i for i, t in enumerate(SPECIAL_TOKENS)}
     for line in lines:
-        assert tok.decode(tok.encode(line).ids) == normalized_join(line, lowercase=False)
+        assert tok.decode(tok.encode(line).ids) == joined_words(line, lowercase=False)
     pair = tok.encode("Article premier", "Tous les êtres")
     assert pair.tokens[0] == "[CLS]" and pair.tokens.count("[SEP]") == 2
     assert set(pair.type_ids[pair.tokens.index("[SEP]") + 1 :]) == {1}

@@ -9,21 +9,19 @@ import pytest
 
 from pipeline.vocab import run
 from tests.corpus_fixtures import (
+    joined_words,
     protein_docs,
     tatoeba_docs,
     udhr_docs,
     write_doc_shard_set,
 )
-from transforms.pretokenize import is_cjk, normalized_join
-from transforms.tokenizer_dir import (
+from transforms.vocab.config import VocabConfig
+from transforms.vocab.counting import DROPPED_HOLDOUT, is_holdout
+from transforms.vocab.pretokenize import is_cjk
+from transforms.vocab.tokenizer_dir import (
     load_tokenizer,
     special_token_ids,
     tokenizer_hash,
-)
-from transforms.vocab import (
-    DROPPED_HOLDOUT,
-    VocabConfig,
-    is_holdout,
 )
 
 TOK_FILES = (
@@ -131,7 +129,7 @@ def test_cjk_split_per_character_and_round_trip(multilingual):
             ids = tok.encode(sentence).ids
             if unk in ids:
                 continue
-            assert tok.decode(ids) == normalized_join(sentence, lowercase=True), doc.doc_id
+            assert tok.decode(ids) == joined_words(sentence, lowercase=True), doc.doc_id
             checked += 1
     assert checked > 0.98 * sum(len(d.sentences) for d in multilingual["docs"])
 
@@ -163,7 +161,7 @@ def test_run_unigram(shared_data, tmp_path):
     hf = AutoTokenizer.from_pretrained(out)
     line = docs[3].sentences[0]
     assert hf(line)["input_ids"] == tok.encode(line).ids
-    assert tok.decode(tok.encode(line).ids) == normalized_join(line, lowercase=False)
+    assert tok.decode(tok.encode(line).ids) == joined_words(line, lowercase=False)
     with open(os.path.join(out, "vocab_report.json")) as f:
         report = json.load(f)
     assert report["model"] == "unigram" and report["lowercase"] is False

@@ -47,6 +47,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from schemas.example import EXAMPLE_SCHEMA
 from schemas.hashing import stable_hash
 from schemas.shards import open_shard_set
+from schemas.special_tokens import PAD
 from trainer.batching import Collator
 from trainer.columns import columns_from_tables, concat_columns
 from trainer.masking import Masker, MaskingConfig
@@ -125,7 +126,7 @@ class PretrainingData(IterableDataset):
         self.collate = Collator(
             self.columns,
             masker,
-            pad_id=self.special_token_ids["[PAD]"],
+            pad_id=self.special_token_ids[PAD],
             pad_multiple=cfg.pad_multiple,
             use_static_masks=cfg.masking.use_static_masks,
         )

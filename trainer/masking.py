@@ -25,14 +25,13 @@ from typing import Literal
 
 import numpy as np
 
-from schemas.hashing import stable_hash
+from schemas.hashing import GOLDEN_GAMMA, splitmix64, stable_hash
 
 IGNORE_INDEX = -100  # label of positions that are not predicted (torch CrossEntropyLoss default)
 
 _U64 = np.uint64
-_GAMMA = _U64(0x9E3779B97F4A7C15)
-_M1, _M2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S32 = _U64(30), _U64(27), _U64(31), _U64(32)
+_GAMMA = _U64(GOLDEN_GAMMA)
+_S32 = _U64(32)
 _LOW32 = _U64(0xFFFFFFFF)
 _TWO32 = float(1 << 32)
 # Per-row streams; xor-ed into the example key so they never meet the per-position stream.
@@ -61,16 +60,6 @@ class MaskingConfig:
             raise ValueError(f"unknown masking strategy {self.strategy!r}")
         if not 0.0 < self.span_geometric_p <= 1.0 or self.max_span < 1:
             raise ValueError("span_geometric_p must be in (0, 1] and max_span >= 1")
-
-
-def splitmix64(z: np.ndarray) -> np.ndarray:
-    """The splitmix64 finaliser on a uint64 array (wrapping arithmetic; returns a new array)."""
-    z = z ^ (z >> _S30)
-    z *= _M1
-    z ^= z >> _S27
-    z *= _M2
-    z ^= z >> _S31
-    return z
 
 
 def example_keys(seed: int, epoch: int, example_index: np.ndarray) -> np.ndarray:

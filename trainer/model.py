@@ -1,8 +1,8 @@
 """A compact BERT encoder for pretraining with MLM + a sentence-pair head (NSP or SOP).
 
 Architecture follows google-research/bert (post-LN, exact GELU, tanh pooler, decoder tied to the
-word embeddings) so weights map one-to-one onto ``transformers.BertForPreTraining``
-(``to_hf_state_dict``). Two things differ for speed: attention is one fused QKV projection run
+word embeddings) so weights map one-to-one onto ``transformers.BertForPreTraining`` (export and
+import: trainer/hf.py). Two things differ for speed: attention is one fused QKV projection run
 through ``scaled_dot_product_attention``, and the MLM head runs only on the masked positions
 (~15% of tokens) instead of every position — on a 30k vocabulary that head dominates small models.
 """
@@ -247,43 +247,13 @@ class BertForPretraining(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    @classmethod
+    def from_hf(cls, hf_dir: str, **config_overrides: Any) -> BertForPretraining:
+        """A Hugging Face BERT folder -> our model (eval mode); see trainer/hf.py.
 
-def to_hf_state_dict(model: BertForPretraining) -> dict[str, torch.Tensor]:
-    """Our weights under ``transformers.BertForPreTraining`` names (vocab padding removed).
+        Parts the folder lacks (pooler, MLM or pair head) start fresh: ``trainer.hf.load_hf``
+        also returns their names.
+        """
+        from trainer.hf import load_hf
 
-    Load with ``BertForPreTraining(config).load_state_dict(sd, strict=False)`` (position_ids
-    and other buffers are the model's own), e.g. to fine-tune with HF tooling.
-    """
-    cfg, sd = model.cfg, model.state_dict()
-    vocab, hidden = cfg.vocab_size, cfg.hidden_size
-    out = {
-        "bert.embeddings.word_embeddings.weight": sd["embeddings.word.weight"][:vocab],
-        "bert.embeddings.position_embeddings.weight": sd["embeddings.position.weight"],
-        "bert.embeddings.token_type_embeddings.weight": sd["embeddings.token_type.weight"],
-        "bert.embeddings.LayerNorm.weight": sd["embeddings.norm.weight"],
-        "bert.embeddings.LayerNorm.bias": sd["embeddings.norm.bias"],
-        "bert.pooler.dense.weight": sd["pooler.weight"],
-        "bert.pooler.dense.bias": sd["pooler.bias"],
-        "cls.predictions.transform.dense.weight": sd["mlm_transform.weight"],
-        "cls.predictions.transform.dense.bias": sd["mlm_transform.bias"],
-        "cls.predictions.transform.LayerNorm.weight": sd["mlm_norm.weight"],
-        "cls.predictions.transform.LayerNorm.bias": sd["mlm_norm.bias"],
-        "cls.predictions.decoder.weight": sd["embeddings.word.weight"][:vocab],
-        "cls.predictions.bias": sd["mlm_bias"][:vocab],
-        "cls.predictions.decoder.bias": sd["mlm_bias"][:vocab],
-        "cls.seq_relationship.weight": sd["pair_head.weight"],
-        "cls.seq_relationship.bias": sd["pair_head.bias"],
-    }
-    for i in range(cfg.num_layers):
-        ours, hf = f"layers.{i}.", f"bert.encoder.layer.{i}."
-        for kind in ("weight", "bias"):
-            q, k, v = sd[ours + f"attention.qkv.{kind}"].split(hidden, dim=0)
-            out[hf + f"attention.self.query.{kind}"] = q
-            out[hf + f"attention.self.key.{kind}"] = k
-            out[hf + f"attention.self.value.{kind}"] = v
-            out[hf + f"attention.output.dense.{kind}"] = sd[ours + f"attention_out.{kind}"]
-            out[hf + f"attention.output.LayerNorm.{kind}"] = sd[ours + f"attention_norm.{kind}"]
-            out[hf + f"intermediate.dense.{kind}"] = sd[ours + f"ff_in.{kind}"]
-            out[hf + f"output.dense.{kind}"] = sd[ours + f"ff_out.{kind}"]
-            out[hf + f"output.LayerNorm.{kind}"] = sd[ours + f"ff_norm.{kind}"]
-    return {k: v.detach().clone() for k, v in out.items()}
+        return load_hf(hf_dir, **config_overrides)[0]

@@ -28,15 +28,19 @@ from typing import Any
 from trainer.checkpoint import (
     CHECKPOINT_FILE,
     check_shard_identity,
+    keep_checkpoint,
     load_checkpoint,
     save_checkpoint,
+    shard_tokenizer_dir,
 )
 from trainer.metrics import Window, evaluate
+from trainer.progress import Progress
 from trainer.runtime import Distributed, RunLog, tune_cpu_allocator
 
 EVAL_FILE = "eval.json"
 
 
+KEEP_ALL = "all"  # --keep_checkpoints given alone
 _NON_NEGATIVE = ("warmup_steps", "save_every", "eval_every", "threads", "num_workers", "stop_after")
 
 
@@ -64,6 +68,13 @@ class TrainConfig:
     precision: str = _opt("fp32", "bf16: autocast matmuls to bfloat16", choices=("fp32", "bf16"))
     log_every: int = _opt(10, "steps per log line (losses averaged over the window)")
     save_every: int = _opt(0, "steps between checkpoints; 0: only at the end")
+    keep_checkpoints: str = _opt(
+        "",
+        "also keep RUN_DIR/checkpoint-STEP.pt: alone, at step 0, every --save_every and the end;"
+        " or at the comma-separated steps given (resume still reads checkpoint.pt)",
+        nargs="?",
+        const=KEEP_ALL,
+    )
     eval_shards: tuple[str, ...] = _opt((), "held-out shard set folder(s), comma-separated")
     eval_batches: int = _opt(50, "batches per evaluation (at most one pass)")
     eval_every: int = _opt(0, "steps between evaluations; 0: only at the end")
@@ -71,7 +82,10 @@ class TrainConfig:
     mask_rate: float = _opt(0.15, "fraction of maskable tokens predicted")
     num_workers: int = _opt(0, "DataLoader worker processes of the loader")
     resume: bool = _opt(False, "continue from RUN_DIR/checkpoint.pt")
+    init_from: str = _opt("", "start from this Hugging Face BERT folder (sets the model size)")
+    export_hf: bool = _opt(False, "at the end, write RUN_DIR/hf for transformers (trainer.export)")
     stop_after: int = _opt(0, "stop (checkpointed) at this step, as if preempted; 0: max_steps")
+    tensorboard: bool = _opt(False, "also write TensorBoard events to RUN_DIR/tensorboard")
 
     def __post_init__(self) -> None:
         if not self.shards:
@@ -84,6 +98,29 @@ class TrainConfig:
                 raise ValueError(f"--{name} must be >= 0, got {getattr(self, name)}")
         if len(self.adam_betas) != 2:
             raise ValueError(f"--adam_betas takes two numbers, got {self.adam_betas}")
+        self.kept_steps()  # validates --keep_checkpoints
+
+    def kept_steps(self) -> frozenset[int] | None:
+        """Steps whose checkpoint is kept as checkpoint-STEP.pt (None: every saved one)."""
+        if self.keep_checkpoints in ("", KEEP_ALL):
+            return None if self.keep_checkpoints else frozenset()
+        try:
+            steps = frozenset(int(s) for s in _split_list(self.keep_checkpoints))
+        except ValueError:
+            raise ValueError(
+                f"--keep_checkpoints: steps or nothing, got {self.keep_checkpoints!r}"
+            ) from None
+        if not steps or min(steps) < 0:
+            raise ValueError(f"--keep_checkpoints: steps >= 0, got {self.keep_checkpoints!r}")
+        return steps
+
+    def keeps(self, step: int) -> bool:
+        """Whether the checkpoint saved at ``step`` is also kept as checkpoint-STEP.pt."""
+        steps = self.kept_steps()
+        if steps is None:
+            every = self.save_every and step % self.save_every == 0
+            return step in (0, self.max_steps) or bool(every)
+        return step in steps
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
@@ -142,6 +179,8 @@ def train(cfg: TrainConfig) -> dict:
     saved_at, evaluation = run.step, None
     run.model.train()
     last = min(cfg.max_steps, cfg.stop_after or cfg.max_steps)
+    if run.step == 0 and cfg.keeps(0):  # the run's own random init, for probes over steps
+        saved_at = run.save()
     while run.step < last:
         batch = {k: v.to(dist.device, non_blocking=True) for k, v in next(batches).items()}
         with autocast:
@@ -166,7 +205,7 @@ def train(cfg: TrainConfig) -> dict:
         paused = time.perf_counter()  # evaluation and saving do not count as training time
         if run.eval_data is not None and cfg.eval_every and run.step % cfg.eval_every == 0:
             evaluation = run.evaluate()
-        if cfg.save_every and run.step % cfg.save_every == 0:
+        if (cfg.save_every and run.step % cfg.save_every == 0) or cfg.keeps(run.step):
             saved_at = run.save()
         window.exclude(time.perf_counter() - paused)
     if saved_at != run.step:
@@ -175,6 +214,11 @@ def train(cfg: TrainConfig) -> dict:
     if run.eval_data is not None and run.step == cfg.max_steps:
         done = evaluation is not None and evaluation["step"] == run.step
         result["eval"] = evaluation if done else run.evaluate()
+    if cfg.export_hf and dist.is_main and run.step == cfg.max_steps:
+        from trainer.export import HF_SUBDIR, export_run
+
+        result["export_hf"] = export_run(cfg.output, os.path.join(cfg.output, HF_SUBDIR))
+    run.log.close()
     # Free the DDP reducer and any gloo work it holds while the process group is alive:
     # left to interpreter shutdown, gloo's threads release tensors after Python is gone and
     # the process aborts ("terminate called without an active exception").
@@ -213,27 +257,31 @@ class Run:
         if len(self.data) == 0:
             raise ValueError(f"{cfg.shards}: no batches for rank {dist.rank}; empty shard set?")
         self.identity = check_shard_identity(cfg.shards, self.data)
-        self.model_cfg = BertConfig.preset(
-            cfg.model_size,
-            vocab_size=self.data.vocab_size,
-            dropout=cfg.dropout,
-            attention_dropout=cfg.dropout,
-            max_position_embeddings=max(512, self.data.max_seq_len),
-        )
-        self.model = BertForPretraining(self.model_cfg).to(dist.device)
+        if cfg.export_hf:  # fail now, not after training, if the export could not find it
+            shard_tokenizer_dir(cfg.shards[0])
+        if cfg.init_from:
+            from trainer.hf import load_hf_for_shards
+
+            self.model, fresh = load_hf_for_shards(
+                cfg.init_from, self.identity, cfg.shards, self.data.max_seq_len, cfg.dropout
+            )
+            if dist.is_main:  # a BertModel folder has no pretraining heads: say so
+                print(f"--init_from {cfg.init_from}: fresh {', '.join(fresh) or 'none'}")
+        else:
+            model_cfg = BertConfig.preset(
+                cfg.model_size,
+                vocab_size=self.data.vocab_size,
+                dropout=cfg.dropout,
+                attention_dropout=cfg.dropout,
+                max_position_embeddings=max(512, self.data.max_seq_len),
+            )
+            self.model = BertForPretraining(model_cfg)
+        self.model_cfg = self.model.cfg
+        self.model.to(dist.device)
         self.optimizer = make_optimizer(self.model, cfg, dist.device)
         self.scheduler = make_scheduler(self.optimizer, cfg)
         if cfg.resume:
-            self.step = load_checkpoint(
-                self.checkpoint_path,
-                cfg,
-                self.identity,
-                self.model,
-                self.optimizer,
-                self.scheduler,
-                self.data,
-                dist,
-            )
+            self.step = load_checkpoint(self)
         else:
             self.data.set_epoch(0)
         self.eval_data = None
@@ -246,7 +294,10 @@ class Run:
             )
             check_shard_identity(cfg.eval_shards, self.eval_data, expect=self.identity)
         self.wrapped = dist.wrap(self.model)
-        self.log = RunLog(cfg.output, enabled=dist.is_main, keep_until=self.step)
+        progress = None
+        if dist.is_main:  # the bar on stderr (trainer.progress); log.jsonl is unchanged
+            progress = Progress(cfg.max_steps, run_dir=cfg.output, tensorboard=cfg.tensorboard)
+        self.log = RunLog(cfg.output, enabled=dist.is_main, keep_until=self.step, progress=progress)
         self.log.write(
             {
                 "event": "start",
@@ -255,6 +306,7 @@ class Run:
                 "parameters": self.model.num_parameters(),
                 "world_size": dist.world_size,
                 "model": asdict(self.model_cfg),
+                "init_from": cfg.init_from or None,
             }
         )
 
@@ -263,18 +315,9 @@ class Run:
         return os.path.join(self.cfg.output, CHECKPOINT_FILE)
 
     def save(self) -> int:
-        save_checkpoint(
-            self.checkpoint_path,
-            self.cfg,
-            self.identity,
-            self.model,
-            self.optimizer,
-            self.scheduler,
-            self.data,
-            self.dist,
-            self.step,
-            asdict(self.model_cfg),
-        )
+        save_checkpoint(self)
+        if self.dist.is_main and self.cfg.keeps(self.step):
+            keep_checkpoint(self.checkpoint_path, self.step)
         return self.step
 
     def evaluate(self) -> dict:

@@ -86,11 +86,12 @@ def tune_cpu_allocator() -> None:
 
 
 class RunLog:
-    """log.jsonl + stdout on the main rank. On resume, lines after the checkpoint's step
-    (written by the interrupted run) are dropped, so the log reads as one run."""
+    """log.jsonl + a progress display (trainer.progress) on the main rank. On resume, lines
+    after the checkpoint's step (written by the interrupted run) are dropped, so the log
+    reads as one run."""
 
-    def __init__(self, run_dir: str, *, enabled: bool, keep_until: int = 0) -> None:
-        self.run_dir, self.enabled = run_dir, enabled
+    def __init__(self, run_dir: str, *, enabled: bool, keep_until: int = 0, progress=None) -> None:
+        self.run_dir, self.enabled, self.progress = run_dir, enabled, progress
         if not enabled:
             return
         os.makedirs(run_dir, exist_ok=True)
@@ -106,9 +107,14 @@ class RunLog:
         if not self.enabled:
             return
         line = json.dumps(record, sort_keys=True)
-        print(line, flush=True)
+        if self.progress is not None:
+            self.progress.update(record)
         with open(os.path.join(self.run_dir, LOG_FILE), "a", encoding="utf-8") as f:
             f.write(line + "\n")
+
+    def close(self) -> None:
+        if self.enabled and self.progress is not None:
+            self.progress.close()
 
     def write_json(self, name: str, payload: dict) -> None:
         if not self.enabled:

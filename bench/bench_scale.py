@@ -1,0 +1,361 @@
+"""`make bench-scale`: peak memory, time and worker scaling of the clean, vocab and shards jobs
+as the corpus grows (1x, 4x, 16x the same real text).
+
+Corpora, built once per size under ``--work`` and reused by later runs:
+  clean          the English Wikipedia fragment (6.1 MB of XML) as N dump files; copy k has its
+                 page ids shifted by k * 10^8 and its page order shuffled (seeded). Dedup is off,
+                 since the copies are duplicates by construction.
+  vocab, shards  the cleaned documents of every wiki dump and book in the data folder, N copies;
+                 copy k has doc ids suffixed ``#k`` and, for k > 0, each document's sentence order
+                 shuffled (seeded), so no two copies hold the same sentence pairs.
+Each job runs as its own subprocess on the DirectRunner, with 1 worker (in-memory) and with 2
+(multi_processing). Peak RSS is the job's whole process tree, summed (psutil, every 20 ms);
+CPU seconds are those of every process in it (RUSAGE_CHILDREN); rates are per CPU-second, so
+they hold up while other work shares the machine; the 1 -> 2 worker scaling is wall-clock.
+Results merge into ``bench/results.json`` under "scale" (other keys are kept), and a markdown
+table for README is printed.
+
+    python -m bench.bench_scale [--sizes 1,4,16] [--jobs clean,vocab,shards] [--data DIR]
+        [--repo DIR (the code to measure; default this checkout)] [--key scale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import functools
+import json
+import os
+import random
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.bench_pack import VOCAB, WIKI_EN, _shared_data
+
+REPO = Path(__file__).resolve().parent.parent
+JOBS = ("clean", "vocab", "shards")
+WORKERS = {1: [], 2: ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
+UNITS = {"clean": "xml_mb", "vocab": "words", "shards": "tokens"}
+SEED = 0
+_PAGE_ID = re.compile(rb"(<page>.*?<id>)(\d+)(</id>)", re.S)
+
+
+def _python(repo: Path, code: str, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(repo), "RAYON_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=repo, env=env, capture_output=True, text=True
+    )
+    if proc.returncode:
+        raise RuntimeError(f"{code[:60]!r} failed: {proc.stderr[-3000:]}")
+    return proc.stdout
+
+
+def measure(cmd: list[str], repo: Path, timeout: float) -> dict:
+    """Run ``cmd``; wall and CPU seconds and the peak RSS of its process tree, summed."""
+    import psutil
+
+    env = {**os.environ, "PYTHONPATH": str(repo), "RAYON_NUM_THREADS": "1"}
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    root, peak = psutil.Process(proc.pid), 0
+    while proc.poll() is None:
+        try:
+            procs = [root, *root.children(recursive=True)]
+            peak = max(peak, sum(p.memory_info().rss for p in procs))
+        except psutil.Error:
+            pass
+        if time.perf_counter() - started > timeout:
+            proc.kill()
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    if proc.returncode:
+        return {"ok": False, "seconds": round(seconds, 1), "error": err[-2000:]}
+    return {
+        "ok": True,
+        "seconds": round(seconds, 2),
+        "cpu_s": round(cpu, 2),
+        "peak_rss_mb": round(peak / 2**20, 1),
+    }
+
+
+# --- corpora -----------------------------------------------------------------------------------
+
+_BASE_DOCS = """
+import json, sys
+from pipeline.clean import run
+for argv in json.loads(sys.argv[1]):
+    run(argv)
+"""
+
+
+def base_docs(data: Path, work: Path, repo: Path) -> list[str]:
+    """Cleaned-document shard sets of every wiki dump and the books (pipeline.clean, once)."""
+    jobs = {
+        f"wiki_{p.name.split('wiki')[0]}": ["--source", "wiki", "--input", str(p)]
+        for p in sorted((data / "wiki").glob("*wiki-*.bz2"))
+        if "table-markup" not in p.name
+    }
+    jobs["books"] = ["--source", "books", "--input", str(data / "books" / "*.txt")]
+    outs = [work / "base" / name for name in jobs]
+    if not all((o / "manifest.json").exists() for o in outs):
+        argvs = [[*a, "--output", str(o)] for a, o in zip(jobs.values(), outs, strict=True)]
+        _python(repo, _BASE_DOCS, json.dumps(argvs))
+    return [str(o) for o in outs]
+
+
+_REPLICATE = """
+import json, sys
+from bench.bench_scale import write_replicas
+print(json.dumps(write_replicas(json.loads(sys.argv[1]), sys.argv[2], int(sys.argv[3]))))
+"""
+
+
+def write_replicas(inputs: list[str], out: str, copies: int) -> dict:
+    """``copies`` copies of the documents in ``inputs`` as one shard set (4 shards per copy,
+    written a copy at a time, so memory holds one copy). Returns the text size."""
+    from dataclasses import replace
+
+    from schemas.document import DOCUMENT_SCHEMA, Doc
+    from schemas.hashing import bucket_of
+    from schemas.shards import build_manifest, open_shard_set, write_manifest, write_shard
+
+    docs = []
+    for directory in inputs:
+        _, tables = open_shard_set(directory, schema=DOCUMENT_SCHEMA)
+        docs += [Doc.from_row(r) for t in tables for r in t.to_pylist()]
+    infos, text_bytes = [], 0
+    for k in range(copies):
+        shards: list[list[dict]] = [[] for _ in range(4)]
+        for doc in docs:
+            copy = replace(doc, doc_id=f"{doc.doc_id}#{k}", paragraphs=_shuffled(doc, k))
+            shards[bucket_of(copy.doc_id, 4)].append(copy.to_row())
+            text_bytes += sum(len(s.encode()) for s in doc.sentences)
+        for i, rows in enumerate(shards):
+            rows.sort(key=lambda r: r["doc_id"])
+            infos.append(write_shard(out, f"docs-{4 * k + i:05d}", rows, schema=DOCUMENT_SCHEMA))
+    manifest = build_manifest(infos, schema=DOCUMENT_SCHEMA, created_by="bench.bench_scale")
+    write_manifest(out, manifest)
+    return {"text_mb": round(text_bytes / 1e6, 2), "docs": len(docs) * copies}
+
+
+def _shuffled(doc, copy: int) -> tuple:
+    """The document's sentences in a seeded random order, in paragraphs of the original sizes."""
+    from schemas.hashing import seeded_rng
+
+    if copy == 0:
+        return doc.paragraphs
+    sentences = list(doc.sentences)
+    seeded_rng(SEED, doc.doc_id, copy).shuffle(sentences)
+    out, start = [], 0
+    for p in doc.paragraphs:
+        out.append(tuple(sentences[start : start + len(p)]))
+        start += len(p)
+    return tuple(out)
+
+
+def doc_corpus(size: int, base: list[str], work: Path, repo: Path) -> tuple[str, float]:
+    out = work / f"docs_{size}x"
+    info = out / "bench_scale.json"
+    if not info.exists():
+        stdout = _python(REPO, _REPLICATE, json.dumps(base), str(out), str(size))
+        info.write_text(stdout.strip().splitlines()[-1])
+    return str(out), json.loads(info.read_text())["text_mb"]
+
+
+def _shift_id(offset: int, m: re.Match) -> bytes:
+    return m[1] + str(int(m[2]) + offset).encode() + m[3]
+
+
+def xml_corpus(size: int, data: Path, work: Path) -> tuple[str, float]:
+    """``size`` dump files of the English fragment: new page ids, page order shuffled."""
+    out = work / f"xml_{size}x"
+    if not (out / "done").exists():
+        out.mkdir(parents=True, exist_ok=True)
+        xml = bz2.decompress((data / WIKI_EN).read_bytes())
+        head_end = xml.index(b"<page>")
+        tail_start = xml.rindex(b"</page>") + len(b"</page>")
+        pages = re.findall(rb"<page>.*?</page>", xml[head_end:tail_start], re.S)
+        for k in range(size):
+            shifted = [_PAGE_ID.sub(functools.partial(_shift_id, k * 10**8), p, 1) for p in pages]
+            random.Random(SEED * 1000 + k).shuffle(shifted)  # noqa: S311 (bench data only)
+            body = xml[:head_end] + b"\n".join(shifted) + xml[tail_start:]
+            (out / f"enwiki-copy{k:03d}.xml").write_bytes(body)
+        (out / "done").touch()
+    mb = sum(p.stat().st_size for p in out.glob("*.xml")) / 1e6
+    return str(out / "*.xml"), round(mb, 2)
+
+
+_TOKENIZER = """
+import sys
+try:
+    from transforms.vocab.tokenizer_dir import tokenizer_from_vocab
+except ImportError:
+    from transforms.vocab.tokenizer_dir import tokenizer_from_vocab
+tokenizer_from_vocab(sys.argv[1], sys.argv[2], True)
+"""
+
+
+def tokenizer(data: Path, work: Path, repo: Path) -> str:
+    """A fixed WordPiece tokenizer (bert-base-uncased's vocabulary) for every shards run."""
+    out = work / "tokenizer"
+    if not (out / "tokenizer.json").exists():
+        _python(repo, _TOKENIZER, str(data / VOCAB), str(out))
+    return str(out)
+
+
+# --- jobs --------------------------------------------------------------------------------------
+
+
+def job_command(job: str, corpus: str, out: Path, tok: str | None) -> list[str]:
+    argv = [sys.executable, "-m", f"pipeline.{job}", "--input", corpus, "--output", str(out)]
+    if job == "clean":
+        return [*argv, "--source", "wiki", "--lang", "en", "--no_exact_dedup", "--no_near_dedup"]
+    if job == "vocab":
+        return [*argv, "--vocab_size", "8000"]
+    assert tok is not None
+    return [*argv, "--tokenizer", tok]
+
+
+def units_of(job: str, out: Path, input_mb: float) -> float:
+    """What the job's rate counts: MB of XML (clean), words (vocab), tokens (shards)."""
+    if job == "clean":
+        return input_mb
+    counters = json.loads((out / "stats.json").read_text())["counters"]
+    return counters[UNITS[job]]
+
+
+def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
+    corpus, input_mb = corpora[job]
+    out = args.work / "out" / f"{job}_{size}x_{workers}w"
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    cmd = [*job_command(job, corpus, out, corpora.get("tokenizer")), *WORKERS[workers]]
+    result = {"input_mb": input_mb, **measure(cmd, args.repo, args.timeout)}
+    if result["ok"]:
+        units = units_of(job, out, input_mb)
+        result[UNITS[job]] = units
+        result[f"{UNITS[job]}_per_cpu_s"] = round(units / max(result["cpu_s"], 1e-6), 3)
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    return result
+
+
+def corpora_for(size: int, jobs: list[str], args) -> dict:
+    corpora: dict = {}
+    if "clean" in jobs:
+        corpora["clean"] = xml_corpus(size, args.data, args.work)
+    if {"vocab", "shards"} & set(jobs):
+        base = base_docs(args.data, args.work, args.repo)
+        corpora["vocab"] = corpora["shards"] = doc_corpus(size, base, args.work, args.repo)
+    if "shards" in jobs:
+        corpora["tokenizer"] = tokenizer(args.data, args.work, args.repo)
+    return corpora
+
+
+# --- report ------------------------------------------------------------------------------------
+
+
+def summarize(runs: dict) -> dict:
+    """Per job: peak RSS ratio largest/smallest size and MiB of RSS per MB of input (1 worker),
+    and the 1 -> 2 worker wall-clock speed-up at each size."""
+    out: dict = {}
+    for job, by_size in runs.items():
+        sizes = sorted(by_size, key=lambda s: int(s.rstrip("x")))
+        summary: dict = {"speedup_1_to_2_workers": {}}
+        for s in sizes:
+            one, two = by_size[s].get("1w", {}), by_size[s].get("2w", {})
+            if one.get("ok") and two.get("ok"):
+                summary["speedup_1_to_2_workers"][s] = round(one["seconds"] / two["seconds"], 2)
+        for w in ("1w", "2w"):
+            ok = [s for s in sizes if by_size[s].get(w, {}).get("ok")]
+            if len(ok) >= 2:
+                lo, hi = by_size[ok[0]][w], by_size[ok[-1]][w]
+                summary[f"rss_ratio_{ok[-1]}_over_{ok[0]}_{w}"] = round(
+                    hi["peak_rss_mb"] / lo["peak_rss_mb"], 2
+                )
+                summary[f"rss_mib_per_input_mb_{w}"] = round(
+                    (hi["peak_rss_mb"] - lo["peak_rss_mb"]) / (hi["input_mb"] - lo["input_mb"]), 2
+                )
+        out[job] = summary
+    return out
+
+
+def markdown(runs: dict) -> str:
+    lines = [
+        "| job | size | input MB | peak RSS MB, 1 / 2 workers | seconds, 1 / 2 workers "
+        "| 1 → 2 workers | per CPU-second, 1 worker |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for job in JOBS:
+        for size, by_w in sorted(runs.get(job, {}).items(), key=lambda kv: int(kv[0][:-1])):
+            one, two = by_w.get("1w", {}), by_w.get("2w", {})
+            rss = " / ".join(str(r.get("peak_rss_mb", "—")) for r in (one, two))
+            secs = " / ".join(str(r.get("seconds", "—")) for r in (one, two))
+            speedup = (
+                f"{one['seconds'] / two['seconds']:.2f}×"
+                if one.get("ok") and two.get("ok")
+                else "—"
+            )
+            unit = UNITS[job]
+            rate = one.get(f"{unit}_per_cpu_s")
+            rate_s = "—" if rate is None else f"{rate:,.0f} {unit}" if rate > 100 else f"{rate} MB"
+            mb = one.get("input_mb", two.get("input_mb", "—"))
+            lines.append(f"| {job} | {size} | {mb} | {rss} | {secs} | {speedup} | {rate_s} |")
+    return "\n".join(lines)
+
+
+def merge_results(path: Path, key: str, runs: dict, meta: dict) -> dict:
+    """Merge these runs into ``path`` under ``key``, keeping earlier sizes/jobs and other keys."""
+    report = json.loads(path.read_text()) if path.exists() else {}
+    section = report.get(key, {})
+    merged = section.get("runs", {})
+    for job, by_size in runs.items():
+        for size, by_w in by_size.items():
+            merged.setdefault(job, {}).setdefault(size, {}).update(by_w)
+    report[key] = {**meta, "runs": merged, "summary": summarize(merged)}
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    return report[key]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1,4,16", help="comma list of replication factors")
+    parser.add_argument("--jobs", default=",".join(JOBS), help="comma list of clean,vocab,shards")
+    parser.add_argument("--workers", default="1,2", help="comma list of worker counts (1, 2)")
+    parser.add_argument("--data", type=Path, default=_shared_data(), help="../shared/data")
+    parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose jobs are run")
+    parser.add_argument("--work", type=Path, default=REPO / "out" / "bench-scale")
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument("--key", default="scale", help="top-level key in the results file")
+    parser.add_argument("--timeout", type=float, default=1800, help="seconds per job run")
+    args = parser.parse_args(argv)
+    args.work, args.repo = args.work.resolve(), args.repo.resolve()
+    jobs = [j for j in args.jobs.split(",") if j]
+    if unknown := set(jobs) - set(JOBS):
+        parser.error(f"unknown jobs {sorted(unknown)}; choose from {JOBS}")
+    runs: dict = {}
+    for size in (int(s) for s in args.sizes.split(",")):
+        corpora = corpora_for(size, jobs, args)
+        for job in jobs:
+            for workers in (int(w) for w in args.workers.split(",")):
+                print(f"bench-scale {job} {size}x {workers}w ...", file=sys.stderr, flush=True)
+                result = run_job(job, size, workers, args, corpora)
+                runs.setdefault(job, {}).setdefault(f"{size}x", {})[f"{workers}w"] = result
+                print(json.dumps(result)[:600], file=sys.stderr, flush=True)
+    meta = {"machine": {"cores": os.cpu_count()}, "repo": str(args.repo)}
+    section = merge_results(args.output, args.key, runs, meta)
+    print(markdown(section["runs"]))
+    print(json.dumps(section["summary"], indent=2), file=sys.stderr)
+    return section
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,287 @@
+"""Fine-tune an encoder on one downstream task over several seeds; report mean ± std.
+
+    python -m trainer.finetune --task sst2 --model runs/tiny --output out/ft/sst2 \
+        [--train FILE] [--test FILE] [--seeds 3] [--epochs 3] [--lr 5e-5] [--threads 2]
+
+MODEL is a trainer.pretrain run folder, any BERT folder, or ``random:MODEL`` (trainer/encoder.py).
+Tasks and their files: trainer/tasks/. OUT_DIR/metrics.json holds the main metric's mean, std
+and per-seed values, every other metric averaged over seeds (and per fold), the input counts
+(bad rows, removed overlap, truncation) and training throughput; one summary line is printed.
+
+Each seed fixes the head's (and a random encoder's) init, the batch order and dropout. Heads
+train with AdamW, linear warmup then linear decay to 0, for a fixed number of epochs: nothing is
+chosen by looking at the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from functools import partial
+from types import SimpleNamespace
+from typing import Any
+
+from trainer.tasks import TASK_MODULES, TaskConfig, TaskInputError
+
+METRICS_FILE = "metrics.json"
+SHARED_DATA_ENV = "BERTCORPUS_SHARED_DATA"
+_SEED_MASK = (1 << 63) - 1
+# Count names of input that was not used: malformed rows, sentences without tags, SQuAD answers
+# that do not match their context, training examples removed for test overlap.
+BAD_INPUT_PREFIXES = ("malformed", "overlap_removed", "sentences_", "answers_")
+
+
+def _opt(default: Any, help: str, **kwargs: Any) -> Any:
+    return field(default=default, metadata={"help": help, **kwargs})
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    task: str = field(metadata={"help": "downstream task", "choices": tuple(TASK_MODULES)})
+    model: str = field(metadata={"help": "run folder, BERT folder, or random:MODEL"})
+    output: str = field(metadata={"help": "OUT_DIR for metrics.json"})
+    train: str = _opt("", "training file/folder (default: the task's standard file)")
+    test: str = _opt("", "test file (default: the task's standard file, or a split/folds)")
+    data_dir: str = _opt(
+        "", f"folder of the standard files (default: ${SHARED_DATA_ENV} or ../shared/data)"
+    )
+    seeds: int = _opt(
+        3, "training seeds (first_seed, first_seed + 1, ...): mean and std over these"
+    )
+    first_seed: int = _opt(0, "the first training seed")
+    epochs: int = _opt(3, "passes over the training data")
+    lr: float = _opt(5e-5, "peak learning rate (AdamW)")
+    batch_size: int = _opt(32, "examples per step")
+    max_seq_len: int = _opt(128, "longest input in tokens (capped by the model's positions)")
+    warmup_ratio: float = _opt(0.1, "fraction of steps with linear warmup, then linear decay")
+    weight_decay: float = _opt(0.01, "AdamW weight decay (not on biases and LayerNorm)")
+    dropout: float = _opt(0.1, "dropout in the encoder and before the head")
+    grad_clip: float = _opt(1.0, "max global gradient norm; 0 turns clipping off")
+    threads: int = _opt(0, "torch intra-op threads; 0 keeps torch's default")
+    device: str = _opt("auto", "auto: cuda when available", choices=("auto", "cpu", "cuda"))
+    split_seed: int = _opt(0, "seed of folds and held-out splits (same for every model)")
+    folds: int = _opt(5, "rte: cross-validation folds when there is no --test")
+    max_train_examples: int = _opt(0, "0: all; else a seeded subset (quick runs)")
+    max_test_examples: int = _opt(0, "0: all; else a seeded subset (quick runs)")
+    doc_stride: int = _opt(64, "squad: stride between overlapping context windows, in tokens")
+    max_query_len: int = _opt(32, "squad: question tokens kept")
+    max_answer_len: int = _opt(30, "squad: longest predicted answer, in tokens")
+
+    def __post_init__(self) -> None:
+        for name in ("seeds", "epochs", "batch_size", "folds", "doc_stride", "max_answer_len"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name} must be >= 1, got {getattr(self, name)}")
+        if self.max_seq_len < 16:
+            raise ValueError(f"--max_seq_len must be >= 16, got {self.max_seq_len}")
+
+    def task_config(self, max_positions: int) -> TaskConfig:
+        default_dir = os.environ.get(SHARED_DATA_ENV) or os.path.join("..", "shared", "data")
+        return TaskConfig(
+            train=self.train or None,
+            test=self.test or None,
+            data_dir=self.data_dir or default_dir,
+            max_seq_len=min(self.max_seq_len, max_positions),
+            split_seed=self.split_seed,
+            folds=self.folds,
+            max_train_examples=self.max_train_examples,
+            max_test_examples=self.max_test_examples,
+            doc_stride=self.doc_stride,
+            max_query_len=self.max_query_len,
+            max_answer_len=self.max_answer_len,
+        )
+
+
+def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
+    parser = argparse.ArgumentParser(
+        prog="python -m trainer.finetune", description=__doc__.split("\n\n")[0]
+    )
+    for f in fields(FinetuneConfig):
+        meta, required = dict(f.metadata), f.default is MISSING
+        if not required:
+            meta["help"] += f" (default: {f.default})" if f.default != "" else ""
+        kind = str if required else type(f.default)
+        parser.add_argument(f"--{f.name}", type=kind, required=required, default=None, **meta)
+    given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
+    return FinetuneConfig(**given)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    from trainer.encoder import ModelSpecError
+
+    cfg = parse_args(argv)
+    try:
+        return finetune(cfg)
+    except (TaskInputError, ModelSpecError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def finetune(cfg: FinetuneConfig, encoder=None) -> dict:
+    """Run every seed (and fold) of one task; write and return metrics.json's content."""
+    import torch
+
+    from trainer.encoder import load_encoder
+    from trainer.tasks import load_task
+
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    want_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
+    device = torch.device("cuda" if want_cuda else "cpu")
+    encoder = encoder or load_encoder(cfg.model)
+    started = time.perf_counter()
+    data = load_task(cfg.task, cfg.task_config(encoder.cfg.max_position_embeddings), encoder.text)
+    per_seed: list[list[dict[str, float]]] = []  # seed -> fold -> metrics
+    pad_id = encoder.text.pad_id
+    trained, train_seconds = 0, 0.0
+    for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
+        fold_metrics = []
+        for fold in data.folds:
+            net, seconds = train_fold(encoder, data, fold, cfg, seed, device)
+            trained, train_seconds = trained + len(fold.train) * cfg.epochs, train_seconds + seconds
+            fold_metrics.append(
+                fold.score(partial(predict, net, cfg=cfg, device=device, pad_id=pad_id))
+            )
+        per_seed.append(fold_metrics)
+    result = summarise(cfg, encoder, data, per_seed)
+    result["examples_per_s"] = trained / max(train_seconds, 1e-9)
+    result["train_seconds"], result["seconds"] = train_seconds, time.perf_counter() - started
+    result["device"] = str(device)
+    write_json(os.path.join(cfg.output, METRICS_FILE), result)
+    print(summary_line(result), flush=True)
+    return result
+
+
+def train_fold(encoder, data, fold, cfg: FinetuneConfig, seed: int, device):
+    """A fresh encoder + head trained on fold.train -> (model in eval mode, seconds)."""
+    import torch
+
+    from schemas.hashing import stable_hash
+    from trainer.heads import FinetuneModel
+    from trainer.pretrain import make_scheduler
+    from trainer.tasks.features import collate, epoch_batches
+
+    torch.manual_seed(stable_hash(seed, "finetune", data.task, fold.name) & _SEED_MASK)
+    net = FinetuneModel(encoder.new_model(cfg.dropout), data.head, data.num_labels, cfg.dropout)
+    net.to(device).train()
+    lengths = [len(f.input_ids) for f in fold.train]
+    steps = cfg.epochs * -(-len(lengths) // cfg.batch_size)
+    optimizer = make_optimizer(net, cfg)
+    schedule = SimpleNamespace(warmup_steps=round(cfg.warmup_ratio * steps), max_steps=steps)
+    scheduler = make_scheduler(optimizer, schedule)  # type: ignore[arg-type]  # reads the two steps
+    started = time.perf_counter()
+    for epoch in range(cfg.epochs):
+        order_seed = stable_hash(seed, data.task, fold.name)
+        for indices in epoch_batches(lengths, cfg.batch_size, order_seed, epoch):
+            arrays = collate([fold.train[i] for i in indices], encoder.text.pad_id)
+            batch = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
+            net.loss(batch, net.logits(batch)).backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return net.eval(), time.perf_counter() - started
+
+
+def make_optimizer(net, cfg: FinetuneConfig):
+    """AdamW (BERT's betas and epsilon), no decay on biases and LayerNorm; the fused kernel on
+    CPU too: 6x faster than the per-tensor loop over a 30k-row embedding."""
+    import torch
+
+    params = [p for p in net.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-6, fused=True)
+
+
+def predict(net, features, cfg: FinetuneConfig, device, pad_id: int) -> list:
+    """Logits per feature (numpy), padding cut off; batches sorted by length."""
+    import torch
+
+    from trainer.tasks.features import collate, eval_batches
+
+    out: list = [None] * len(features)
+    with torch.no_grad():
+        for indices in eval_batches([len(f.input_ids) for f in features], cfg.batch_size * 2):
+            arrays = collate([features[i] for i in indices], pad_id)
+            batch = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
+            logits = net.logits(batch).float().cpu().numpy()
+            for row, i in enumerate(indices):
+                n = len(features[i].input_ids)
+                out[i] = logits[row] if net.kind == "sequence" else logits[row, :n]
+    return out
+
+
+def summarise(cfg: FinetuneConfig, encoder, data, per_seed: list[list[dict]]) -> dict:
+    """Fold metrics -> per-seed values (folds pooled, weighted by test examples) -> mean, std."""
+    weights = [fold.test_examples for fold in data.folds]
+    keys = [k for k in per_seed[0][0] if all(k in m for folds in per_seed for m in folds)]
+
+    def pooled(folds: list[dict], key: str) -> float:
+        return sum(w * m[key] for w, m in zip(weights, folds, strict=True)) / sum(weights)
+
+    seeds = {key: [pooled(folds, key) for folds in per_seed] for key in keys}
+    main = seeds[data.metric]
+    result = {
+        "task": data.task,
+        "metric": data.metric,
+        "mean": statistics.fmean(main),
+        "std": statistics.stdev(main) if len(main) > 1 else 0.0,
+        "per_seed": main,
+        "metrics": {k: _mean_std(v) for k, v in seeds.items()},
+        "model": cfg.model,
+        "random_init": encoder.random,
+        "fresh_parts": encoder.fresh_parts,
+        "train_examples": data.train_examples,
+        "test_examples": data.test_examples,
+        "train_features": sum(len(f.train) for f in data.folds),
+        "counts": data.counts,
+        "files": data.files,
+        "config": asdict(cfg),
+    }
+    if len(data.folds) > 1:
+        result["folds"] = {
+            fold.name: {k: _mean_std([s[f][k] for s in per_seed]) for k in keys}
+            for f, fold in enumerate(data.folds)
+        }
+    return result
+
+
+def _mean_std(values: list[float]) -> dict[str, float]:
+    std = statistics.stdev(values) if len(values) > 1 else 0.0
+    return {"mean": statistics.fmean(values), "std": std}
+
+
+def summary_line(result: dict) -> str:
+    return (
+        f"{result['task']} {result['metric']} {result['mean']:.4f} ± {result['std']:.4f} "
+        f"({len(result['per_seed'])} seeds) model={result['model']} "
+        f"train={result['train_examples']} test={result['test_examples']} "
+        f"removed/bad={_bad(result['counts'])} {result['examples_per_s']:.0f} ex/s"
+    )
+
+
+def _bad(counts: dict[str, int]) -> int:
+    return sum(v for k, v in counts.items() if k.startswith(BAD_INPUT_PREFIXES))
+
+
+def write_json(path: str, payload: dict) -> None:
+    """Written to a temporary name, then renamed: a crashed run never leaves a partial file."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(payload, f, indent=2, sort_keys=True, ensure_ascii=False)
+        f.write("\n")
+    os.replace(path + ".tmp", path)
+
+
+if __name__ == "__main__":
+    main()

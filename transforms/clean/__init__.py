@@ -1,0 +1,1 @@
+"""Clean RawDocs into Docs: normalise, quality filters, language id, sentences, dedup."""

@@ -1,0 +1,258 @@
+"""Exact and near-duplicate removal across a whole job, deterministic under any bundling.
+
+- Exact: documents whose text is equal after lower-casing and removing whitespace,
+  punctuation, symbols and controls share a 128-bit blake2b key; the smallest doc_id of each
+  key is kept, the others count ``dropped_duplicate``.
+- Near: MinHash (our own, vectorised with numpy and seeded by ``schemas.hashing``) over
+  shingles of ``shingle`` words; of ``shingle`` characters for scripts without spaces and for
+  protein residues. The signature is cut into ``bands`` bands, and each band value is a Beam
+  key. In each band group, members are visited by doc_id; a member whose estimated Jaccard
+  with an earlier kept member is >= ``threshold`` is marked (candidates are verified on the
+  full signature, so a chance band collision drops nothing). A document marked in any band
+  counts ``dropped_near_duplicate``; a document in both counts as exact only.
+The marks are joined back to the documents by doc_id, so only (key, id, signature) tuples
+are grouped by band, and the documents themselves are shuffled once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import tempfile
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.document import PROTEIN
+from schemas.hashing import seeded_rng, splitmix64
+from transforms.clean.ngrams import ngram_hash
+from transforms.read.rawdoc import RawDoc
+from transforms.shared.accounting import BeamCount, Count, dropped
+from transforms.shared.alphabets import UNSPACED
+from transforms.shared.spill import GroupByKeyThroughFiles
+
+DROPPED_DUPLICATE = dropped("duplicate")
+DROPPED_NEAR_DUPLICATE = dropped("near_duplicate")
+EXACT, NEAR = "exact", "near"
+BANDS_TAG = "bands"
+
+_CHUNK = 4096  # shingles per (chunk, num_perm) matrix: bounds memory on book-sized documents
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+    near: bool = True
+    num_perm: int = 128
+    bands: int = 16
+    threshold: float = 0.8
+    shingle: int = 5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_perm % self.bands or not 0 < self.bands < 256:
+            raise ValueError(f"num_perm {self.num_perm} must split into 1..255 equal bands")
+
+
+@functools.cache
+def _separator_table() -> dict[int, str]:
+    """str.translate table: punctuation, symbols and controls -> space. Built from Unicode
+    categories (re's \\W would also drop the combining vowel signs of Indic scripts); planes
+    0-1 only (30 ms once per process), where they all live."""
+    return {c: " " for c in range(0x20000) if unicodedata.category(chr(c)) in _SEPARATOR_CATEGORIES}
+
+
+_SEPARATOR_CATEGORIES = frozenset(
+    ["Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Cc", "Cf"]
+)
+
+
+def dedup_words(doc: RawDoc) -> list[str]:
+    """Lower-cased words with punctuation, symbols and whitespace removed."""
+    return "\n".join(doc.paragraphs).lower().translate(_separator_table()).split()
+
+
+def exact_key(doc: RawDoc, words: list[str] | None = None) -> bytes:
+    """128-bit key of the text with case, whitespace, punctuation and symbols ignored."""
+    words = dedup_words(doc) if words is None else words
+    return hashlib.blake2b("".join(words).encode(), digest_size=16).digest()
+
+
+def shingle_hashes(doc: RawDoc, cfg: DedupConfig, words: list[str] | None = None) -> np.ndarray:
+    """Unique uint64 hashes of the document's shingles (empty for a document without text)."""
+    import xxhash
+
+    if doc.source == PROTEIN:
+        words = list(doc.paragraphs)
+    elif words is None:
+        words = dedup_words(doc)
+    chars = "".join(words)
+    if doc.source == PROTEIN or len(chars) - len(UNSPACED.sub("", chars)) > 0.3 * len(chars):
+        units = np.frombuffer(chars.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    else:
+        encoded = " ".join(words).encode().split()
+        hashes = map(xxhash.xxh3_64_intdigest, encoded, itertools.repeat(cfg.seed))
+        units = np.fromiter(hashes, np.uint64, len(encoded))
+    if not len(units):
+        return units
+    # splitmix64 spreads the structured polynomial hashes over all 64 bits.
+    return np.unique(splitmix64(ngram_hash(units, cfg.shingle)))
+
+
+@functools.cache
+def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = seeded_rng(seed, "minhash", num_perm)
+    a = np.array([rng.getrandbits(64) | 1 for _ in range(num_perm)], dtype=np.uint64)
+    b = np.array([rng.getrandbits(64) for _ in range(num_perm)], dtype=np.uint64)
+    return a, b
+
+
+def minhash_signature(hashes: np.ndarray, cfg: DedupConfig) -> np.ndarray:
+    """(num_perm,) uint32: per permutation the minimum of (a*h + b) >> 32 (multiply-shift)."""
+    a, b = _permutations(cfg.num_perm, cfg.seed)
+    signature = np.full(cfg.num_perm, np.iinfo(np.uint32).max, dtype=np.uint64)
+    for start in range(0, len(hashes), _CHUNK):
+        chunk = hashes[start : start + _CHUNK, None]
+        values = (chunk * a + b) >> np.uint64(32)
+        np.minimum(signature, values.min(axis=0), out=signature)
+    return signature.astype(np.uint32)
+
+
+def band_keys(signature: np.ndarray, cfg: DedupConfig) -> list[bytes]:
+    rows = cfg.num_perm // cfg.bands
+    return [bytes([i]) + signature[i * rows : (i + 1) * rows].tobytes() for i in range(cfg.bands)]
+
+
+def exact_losers(doc_ids: Iterable[str]) -> list[str]:
+    """All ids of one exact-key group but the smallest."""
+    return sorted(set(doc_ids))[1:]
+
+
+def near_losers(members: Iterable[tuple[str, bytes]], threshold: float) -> list[str]:
+    """Greedy over one band group in doc_id order: a member within ``threshold`` (estimated
+    Jaccard) of an earlier kept member is a loser; otherwise it is kept."""
+    ordered = sorted(set(members))
+    if len(ordered) < 2:
+        return []
+    sigs = np.stack([np.frombuffer(sig, dtype=np.uint32) for _, sig in ordered])
+    kept = np.zeros(len(ordered), dtype=bool)
+    kept[0] = True
+    losers = []
+    for i in range(1, len(ordered)):
+        similarity = (sigs[kept] == sigs[i]).mean(axis=1)
+        if similarity.max() >= threshold:
+            losers.append(ordered[i][0])
+        else:
+            kept[i] = True
+    return losers
+
+
+def resolve(doc_id: str, docs: list[RawDoc], marks: Iterable[str], count: Count) -> RawDoc | None:
+    """One doc_id's documents and marks -> the document to keep, or None (counted)."""
+    marks = set(marks)
+    if not docs:
+        return None
+    # Two records with one id are a reader's mistake; keep one deterministically.
+    docs = sorted(docs, key=lambda d: (d.paragraphs, d.title or ""))
+    for _ in docs[1:]:
+        count(DROPPED_DUPLICATE)
+    if EXACT in marks:
+        count(DROPPED_DUPLICATE)
+        return None
+    if NEAR in marks:
+        count(DROPPED_NEAR_DUPLICATE)
+        return None
+    return docs[0]
+
+
+class _DedupKeysFn(beam.DoFn):
+    """RawDoc -> (exact key, doc_id) and, on BANDS_TAG, (band key, (doc_id, signature))."""
+
+    def __init__(self, cfg: DedupConfig) -> None:
+        self.cfg = cfg
+
+    def process(self, doc: RawDoc):
+        words = None if doc.source == PROTEIN else dedup_words(doc)
+        if self.cfg.exact:
+            yield exact_key(doc, words), doc.doc_id
+        if not self.cfg.near:
+            return
+        hashes = shingle_hashes(doc, self.cfg, words)
+        if len(hashes):
+            signature = minhash_signature(hashes, self.cfg)
+            sig = signature.tobytes()
+            for key in band_keys(signature, self.cfg):
+                yield beam.pvalue.TaggedOutput(BANDS_TAG, (key, (doc.doc_id, sig)))
+
+
+def _mark_exact(group: tuple[bytes, Iterable[str]]) -> list[tuple[str, str]]:
+    return [(doc_id, EXACT) for doc_id in exact_losers(group[1])]
+
+
+def _mark_near(group: tuple[bytes, Iterable], threshold: float) -> list[tuple[str, str]]:
+    return [(doc_id, NEAR) for doc_id in near_losers(group[1], threshold)]
+
+
+class _ResolveFn(beam.DoFn):
+    def setup(self) -> None:
+        self.count = BeamCount()
+
+    def process(self, item):
+        doc_id, tagged = item
+        docs = [value for tag, value in tagged if tag == _DOC]
+        marks = [value for tag, value in tagged if tag != _DOC]
+        doc = resolve(doc_id, docs, marks, self.count)
+        if doc is not None:
+            yield doc
+
+
+_DOC, _MARK = "doc", "mark"  # what a value in the join by doc_id is
+
+
+class Deduplicate(beam.PTransform):
+    """RawDoc -> RawDoc, one per exact/near-duplicate cluster.
+    Counters: dropped_duplicate, dropped_near_duplicate.
+
+    Every grouping (exact keys, bands, the join of marks to documents) goes through spill
+    files under ``temp_dir`` (the caller deletes it; default a local temporary folder), so
+    memory holds one group at a time, not the corpus."""
+
+    def __init__(self, cfg: DedupConfig = DedupConfig(), temp_dir: str | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.temp_dir = temp_dir or tempfile.mkdtemp(prefix="bertcorpus-spill-")
+
+    def expand(self, docs):
+        cfg = self.cfg
+        if not (cfg.exact or cfg.near):
+            return docs
+        keys = docs | "DedupKeys" >> beam.ParDo(_DedupKeysFn(cfg)).with_outputs(
+            BANDS_TAG, main="exact"
+        )
+        marks = []
+        if cfg.exact:
+            marks.append(
+                keys.exact
+                | "GroupExact" >> GroupByKeyThroughFiles(FileSystems.join(self.temp_dir, "exact"))
+                | "ExactLosers" >> beam.FlatMap(_mark_exact)
+            )
+        if cfg.near:
+            marks.append(
+                keys[BANDS_TAG]
+                | "GroupBand" >> GroupByKeyThroughFiles(FileSystems.join(self.temp_dir, "bands"))
+                | "NearLosers" >> beam.FlatMap(_mark_near, cfg.threshold)
+            )
+        all_marks = marks[0] if len(marks) == 1 else tuple(marks) | "AllMarks" >> beam.Flatten()
+        by_id = docs | "ById" >> beam.Map(lambda d: (d.doc_id, (_DOC, d)))
+        tagged = all_marks | "TagMarks" >> beam.Map(lambda kv: (kv[0], (_MARK, kv[1])))
+        return (
+            (by_id, tagged)
+            | "DocsAndMarks" >> beam.Flatten()
+            | "JoinMarks" >> GroupByKeyThroughFiles(FileSystems.join(self.temp_dir, "join"))
+            | "Resolve" >> beam.ParDo(_ResolveFn())
+        )

@@ -1,0 +1,1 @@
+"""Docs -> pretraining examples: tokenise, pack pairs, rows, static masks, length bins."""

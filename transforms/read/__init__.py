@@ -1,0 +1,1 @@
+"""Read raw corpora into RawDocs: Wikipedia dumps, Gutenberg books, FASTA, plain text."""

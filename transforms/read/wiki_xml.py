@@ -1,0 +1,298 @@
+"""MediaWiki XML dump (pages-articles) -> RawDoc per namespace-0 article.
+
+The byte stream is cut into ``<page>...</page>`` fragments as it arrives and each fragment is
+parsed on its own with ElementTree. Memory stays at one page (at most ``max_record_bytes``),
+and a syntax error costs only the page that holds it: expat cannot resume after an error, so
+one streaming parse of the whole dump would lose every page after it. Page markup is escaped
+inside ``<text>``, so a literal ``<page>`` can only be a page boundary.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from transforms.read.config import ReaderConfig
+from transforms.read.rawdoc import RawDoc
+from transforms.read.textlines import (
+    READ_DOCS,
+    TOO_LARGE,
+    UNDECODABLE,
+    FileRejected,
+    file_stem,
+    reject,
+)
+from transforms.read.wikitext import DEFAULT_DROP_NAMESPACES, WikitextError, wikitext_to_paragraphs
+from transforms.shared.accounting import DROPPED_EMPTY, INPUT, Count, Rejected, dropped
+
+DROPPED_REDIRECT = dropped("redirect")
+DROPPED_NAMESPACE = dropped("namespace")
+MALFORMED_XML = "malformed_xml"
+
+_OPEN, _CLOSE, _END = b"<page>", b"</page>", b"</mediawiki>"
+_HEADER_CAP = 1 << 26  # bytes before the first <page>
+_GAP_CAP = 1 << 20  # bytes between pages held while waiting for the next <page>
+_CHUNK = 1 << 20
+_EXCERPT = 2000
+_DROP_NS_KEYS = ("-2", "6", "14")  # Media, File, Category: links to them are not prose
+_NAMESPACE = re.compile(rb'<namespace\s+key="(-?\d+)"[^>]*>([^<]*)</namespace>')
+_DBNAME = re.compile(rb"<dbname>([^<]*)</dbname>")
+_XML_LANG = re.compile(rb'<mediawiki\b[^>]*?\sxml:lang="([^"]+)"')
+_DECLARED = re.compile(rb'^\s*<\?xml[^>]*?encoding=["\']([A-Za-z0-9._-]+)["\']')
+_TITLE = re.compile(rb"<title>([^<]*)</title>")
+_PAGE_ID = re.compile(rb"</ns>\s*<id>(\d+)</id>")
+_REDIRECT_TEXT = re.compile(
+    r"\s*#\s*(?:redirect|weiterleitung|redirection|redirección|перенаправление|перенаправлення"
+    r"|пренасочване|転送|リダイレクト)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What a dump's header says about every page in it."""
+
+    dbname: str | None
+    lang: str | None
+    drop_namespaces: frozenset[str]
+    encoding: str = "utf-8"
+
+
+def parse_siteinfo(header: bytes) -> SiteInfo:
+    """The bytes before the first ``<page>``: dbname, language and File/Category names.
+
+    Read with regexes so a dump without ``<siteinfo>`` (or with a damaged one) still reads.
+    """
+    if b"<mediawiki" not in header:
+        raise FileRejected("not_mediawiki_xml", "no <mediawiki> element before the first page")
+    declared = _DECLARED.match(header)
+    encoding = declared.group(1).decode().lower() if declared else "utf-8"
+    if encoding.startswith("utf-16") or encoding.startswith("utf16"):
+        encoding = "utf-8"  # the reader transcodes UTF-16 streams before they get here
+    names = {
+        name.decode(encoding).strip().lower()
+        for key, name in _NAMESPACE.findall(header)
+        if key.decode() in _DROP_NS_KEYS
+    }
+    db = _DBNAME.search(header)
+    dbname = db.group(1).decode(encoding).strip() if db else None
+    lang_m = _XML_LANG.search(header)
+    lang = lang_m.group(1).decode() if lang_m else None
+    if lang is None and dbname and dbname.endswith("wiki"):
+        lang = dbname[: -len("wiki")].replace("_", "-")
+    return SiteInfo(dbname, lang, DEFAULT_DROP_NAMESPACES | frozenset(names), encoding)
+
+
+@dataclass
+class _SplitState:
+    """Where ``split_pages`` stands between two reads."""
+
+    limit: int  # largest page in bytes, 0: no limit
+    header_cap: int
+    header_done: bool = False
+    skipping: bool = False  # inside a page over the limit: discard up to its </page>
+    ended: bool = False  # </mediawiki> seen
+
+
+def split_pages(stream: BinaryIO, max_page_bytes: int | None) -> Iterator[tuple[str, bytes]]:
+    """Cut a dump into events: ("header", bytes before the first page), ("page", fragment),
+    ("too_large", first bytes of a page over the limit), ("unclosed", a page with no
+    ``</page>`` before the next ``<page>``), ("stray", non-space bytes between pages),
+    ("truncated", start of the page the stream ended inside), ("no_end", b"") when the
+    stream ends without ``</mediawiki>``."""
+    limit = max_page_bytes or 0
+    state = _SplitState(limit=limit, header_cap=limit or _HEADER_CAP)
+    buf, eof = b"", False
+    while not eof:
+        chunk = stream.read(_CHUNK)
+        eof = not chunk
+        buf += chunk
+        if not state.header_done and (head := buf.lstrip()) and not head.startswith(b"<"):
+            raise FileRejected("not_xml", f"starts with {head[:40]!r}")
+        pos = yield from _scan(buf, eof, state)
+        buf = buf[pos:]
+    if not state.ended:
+        yield "no_end", b""
+
+
+def _scan(buf: bytes, eof: bool, st: _SplitState) -> Generator[tuple[str, bytes], None, int]:
+    """The events of ``buf`` up to the first incomplete page; returns where to resume."""
+    pos = 0
+    while True:
+        if st.skipping:
+            end = buf.find(_CLOSE, pos)
+            if end < 0:
+                return max(pos, len(buf) - len(_CLOSE))
+            pos, st.skipping = end + len(_CLOSE), False
+            continue
+        start = buf.find(_OPEN, pos)
+        gap = buf[pos:] if start < 0 else buf[pos:start]
+        if start < 0 and not eof:  # wait for the next page to start
+            if len(gap) > (st.header_cap if not st.header_done else _GAP_CAP):
+                if not st.header_done:
+                    raise FileRejected("not_mediawiki_xml", f"no <page> in {len(gap)} B")
+                yield "stray", gap
+                pos = len(buf) - len(_OPEN)
+            return pos
+        yield from _gap_events(gap, st)
+        if start < 0:
+            return len(buf)
+        end = buf.find(_CLOSE, start)
+        if end < 0:
+            return (yield from _open_page(buf, start, eof, st))
+        nxt = buf.find(_OPEN, start + len(_OPEN), end)
+        if nxt >= 0:
+            yield "unclosed", buf[start:nxt]
+            pos = nxt
+            continue
+        end += len(_CLOSE)
+        if st.limit and end - start > st.limit:
+            yield "too_large", buf[start : start + _EXCERPT]
+        else:
+            yield "page", buf[start:end]
+        pos = end
+
+
+def _gap_events(gap: bytes, st: _SplitState) -> Iterator[tuple[str, bytes]]:
+    """The bytes before a page: the header the first time, later a stray event if not blank."""
+    if not st.header_done:
+        st.header_done, st.ended = True, _END in gap
+        yield "header", gap
+        return
+    st.ended = st.ended or _END in gap
+    if gap.replace(_END, b"").strip():
+        yield "stray", gap
+
+
+def _open_page(
+    buf: bytes, start: int, eof: bool, st: _SplitState
+) -> Generator[tuple[str, bytes], None, int]:
+    """A page whose </page> is not in ``buf`` yet: too large, truncated, or wait for more."""
+    if st.limit and len(buf) - start > st.limit:
+        yield "too_large", buf[start : start + _EXCERPT]
+        st.skipping = True
+        return len(buf) - len(_CLOSE)
+    if eof:
+        yield "truncated", buf[start : start + _EXCERPT]
+        return len(buf)
+    return start
+
+
+def read_wiki_dump(
+    stream: BinaryIO, *, source_file: str, cfg: ReaderConfig, count: Count
+) -> Iterator[RawDoc | Rejected]:
+    """One dump (decompressed, UTF-8 or declared-encoding bytes) -> RawDoc per article.
+
+    Counters: input (one per page), read_docs, dropped_namespace, dropped_redirect,
+    dropped_empty, failed (malformed_xml, undecodable, too_large).
+    Raises FileRejected for a file that is not a MediaWiki dump or ends inside a page.
+    """
+    site: SiteInfo | None = None
+    stem = file_stem(source_file)
+    pages = 0
+    for kind, data in split_pages(stream, cfg.max_record_bytes):
+        if kind == "header":
+            site = parse_siteinfo(data)
+            continue
+        assert site is not None
+        rid = _record_id(data, site, stem)
+        if kind == "truncated":
+            raise FileRejected("truncated_file", f"stream ends inside page {rid} after {pages}")
+        if kind == "no_end":
+            raise FileRejected("truncated_file", f"no </mediawiki> after {pages} pages")
+        pages += 1
+        yield from read_page_event(kind, data, site, source_file=source_file, cfg=cfg, count=count)
+    if site is None:
+        raise FileRejected("empty_file")
+    if not pages:
+        raise FileRejected("no_pages", "a MediaWiki header but no <page>")
+
+
+def read_page_event(
+    kind: str, data: bytes, site: SiteInfo, *, source_file: str, cfg: ReaderConfig, count: Count
+) -> Iterator[RawDoc | Rejected]:
+    """One ``split_pages`` event inside the page list (page, too_large, unclosed, stray) ->
+    RawDoc or dead letter. Shared by the whole-dump and the multistream range readers."""
+    stem = file_stem(source_file)
+    count(INPUT)
+    if kind == "page":
+        yield from _page_to_doc(data, site, stem, source_file, cfg, count)
+    elif kind == "too_large":
+        detail = f"page {_title_of(data)!r} over {cfg.max_record_bytes} B"
+        yield reject(
+            count, source_file, _record_id(data, site, stem), TOO_LARGE, detail, data[:500]
+        )
+    else:  # a page with no </page>, or bytes outside any page
+        detail = "no </page> before the next <page>" if kind == "unclosed" else "outside <page>"
+        rid = _record_id(data, site, stem)
+        yield reject(count, source_file, rid, MALFORMED_XML, detail, data[:500])
+
+
+def _record_id(page: bytes, site: SiteInfo, stem: str) -> str:
+    """The page's would-be doc_id, or its title where the id cannot be found."""
+    m = _PAGE_ID.search(page)
+    return f"wiki:{site.dbname or stem}:{m.group(1).decode()}" if m else _title_of(page)
+
+
+def _title_of(page: bytes) -> str:
+    m = _TITLE.search(page)
+    return m.group(1).decode("utf-8", "replace") if m else ""
+
+
+def _page_to_doc(
+    data: bytes, site: SiteInfo, stem: str, source_file: str, cfg: ReaderConfig, count: Count
+) -> Iterator[RawDoc | Rejected]:
+    try:
+        xml = data.decode(site.encoding)
+    except UnicodeDecodeError as e:
+        detail = f"page {_title_of(data)!r}: {e}"
+        excerpt = data[max(0, e.start - 60) : e.end + 60]
+        yield reject(count, source_file, _record_id(data, site, stem), UNDECODABLE, detail, excerpt)
+        return
+    try:
+        page = ET.fromstring(xml)
+        title = page.findtext("title")
+        ns = page.findtext("ns")
+        page_id = page.findtext("id")
+        revision = page.findall("revision")[-1] if page.find("revision") is not None else None
+        if not title or ns is None or not page_id or revision is None:
+            raise ValueError("page lacks title, ns, id or revision")
+        int(page_id)
+    except (ET.ParseError, ValueError) as e:
+        rid = _record_id(data, site, stem)
+        yield reject(count, source_file, rid, MALFORMED_XML, f"{rid}: {e}", xml[:500])
+        return
+    text = revision.findtext("text") or ""
+    if page.find("redirect") is not None or _REDIRECT_TEXT.match(text):
+        count(DROPPED_REDIRECT)  # checked first: a redirect is one in any namespace
+        return
+    if ns.strip() != "0":
+        count(DROPPED_NAMESPACE)
+        return
+    try:
+        paragraphs = wikitext_to_paragraphs(text, drop_namespaces=site.drop_namespaces)
+    except WikitextError as e:
+        rid = f"wiki:{site.dbname or stem}:{page_id}"
+        yield reject(count, source_file, rid, "wikitext_error", str(e), text[:500])
+        return
+    if not paragraphs:
+        count(DROPPED_EMPTY)
+        return
+    count(READ_DOCS)
+    yield RawDoc(
+        doc_id=f"wiki:{site.dbname or stem}:{page_id}",
+        source="wiki",
+        paragraphs=tuple(paragraphs),
+        title=title,
+        lang=cfg.lang_hint or site.lang,
+        source_file=source_file,
+        metadata={
+            "page_id": int(page_id),
+            "revision_id": revision.findtext("id"),
+            "timestamp": revision.findtext("timestamp"),
+            "dbname": site.dbname,
+        },
+    )

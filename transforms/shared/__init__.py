@@ -1,0 +1,1 @@
+"""What every stage shares: record accounting, the shard sink and the cleaning-step shell."""

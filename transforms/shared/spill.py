@@ -1,0 +1,191 @@
+"""Large groupings through files: sorted spill runs, then one partition at a time.
+
+Beam's local runners hold a GroupByKey's whole output in memory, so grouping a corpus by
+shard or NSP bucket needs memory in proportion to the corpus. ``GroupThroughFiles`` groups
+through files instead, with bounded memory on any runner:
+
+1. ``_SpillFn`` buffers (partition, (sort key, value)) records up to ``budget_bytes``, then
+   writes them as one run file sorted by (partition, sort key) and emits, per partition in it,
+   only a small (partition, Segment) record: the file and the byte range that partition holds.
+2. A GroupByKey of those small records: (partition, [Segment, ...]).
+3. ``read_partition`` merges a partition's segments (each already sorted) into one stream in
+   (sort key, payload bytes) order, holding one record per segment, never the partition.
+
+The order is a function of the records alone, never of bundling, worker count or file names,
+so outputs built from it are byte-identical on 1 or N workers. Run files get bundle-unique
+names under ``temp_dir``: a retried bundle writes new files and the runner drops the failed
+attempt's records, so stale files are never read; the caller deletes ``temp_dir`` when done.
+I/O goes through Beam's FileSystems, so ``temp_dir`` may be local or gs:// (Dataflow).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import pickle
+import shutil
+import uuid
+from collections.abc import Hashable, Iterable, Iterator
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from schemas.hashing import stable_hash
+
+RUN_SUFFIX = ".run"
+DEFAULT_BUDGET_BYTES = 64 << 20
+_RECORD_OVERHEAD = 120  # bytes of Python objects per buffered record besides its payload
+_LEN = 4  # little-endian length prefix of each pickled (sort key, value) payload
+
+# (run file path, first byte, end byte) of one partition's records in one run file
+Segment = tuple[str, int, int]
+
+
+def write_run(path: str, records: list[tuple[Hashable, Any, bytes]]) -> list[tuple[Any, Segment]]:
+    """Write ``records`` (partition, sort key, payload) sorted by (partition, key, payload)
+    to ``path``; returns each partition's Segment, in partition order."""
+    records.sort(key=lambda r: (_order(r[0]), r[1], r[2]))
+    segments: list[tuple[Any, Segment]] = []
+    offset = 0
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        start, current = 0, None
+        for partition, _, payload in records:
+            if partition != current:
+                if current is not None:
+                    segments.append((current, (path, start, offset)))
+                current, start = partition, offset
+            f.write(len(payload).to_bytes(_LEN, "little"))
+            f.write(payload)
+            offset += _LEN + len(payload)
+        if current is not None:
+            segments.append((current, (path, start, offset)))
+    return segments
+
+
+def _order(partition: Any) -> tuple[str, str]:
+    """A total order over partition keys of mixed types (int buckets, (name, bin) tuples)."""
+    return type(partition).__name__, repr(partition)
+
+
+def read_segment(segment: Segment) -> Iterator[tuple[Any, bytes, Any]]:
+    """(sort key, payload, value) of each record of one segment, in file order."""
+    path, start, end = segment
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        f.seek(start)
+        position = start
+        while position < end:
+            size = int.from_bytes(f.read(_LEN), "little")
+            payload = f.read(size)
+            if len(payload) != size:
+                raise OSError(f"spill run {path}: truncated at byte {position}")
+            key, value = pickle.loads(payload)
+            position += _LEN + size
+            yield key, payload, value
+
+
+def read_partition(segments: Iterable[Segment]) -> Iterator[tuple[Any, Any]]:
+    """(sort key, value) of every record of one partition, sorted by (key, payload bytes):
+    a k-way merge of sorted segments that holds one record per segment in memory."""
+    streams = [read_segment(s) for s in sorted(set(segments))]
+    for key, _, value in heapq.merge(*streams, key=lambda r: (r[0], r[1])):
+        yield key, value
+
+
+class _SpillFn(beam.DoFn):
+    """(partition, (sort key, value)) -> (partition, Segment), one run file per full buffer."""
+
+    def __init__(self, temp_dir: str, budget_bytes: int) -> None:
+        self.temp_dir = temp_dir
+        self.budget_bytes = budget_bytes
+
+    def start_bundle(self) -> None:
+        self._bundle = uuid.uuid4().hex  # bundle-unique: a retry never overwrites a read file
+        self._runs = 0
+        self._records: list[tuple[Hashable, Any, bytes]] = []
+        self._bytes = 0
+
+    def process(self, element) -> Iterator[tuple[Any, Segment]]:
+        partition, (key, value) = element
+        payload = pickle.dumps((key, value), protocol=pickle.HIGHEST_PROTOCOL)
+        self._records.append((partition, key, payload))
+        self._bytes += len(payload) + _RECORD_OVERHEAD
+        if self._bytes >= self.budget_bytes:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        from apache_beam.transforms.window import GlobalWindow
+        from apache_beam.utils.windowed_value import WindowedValue
+
+        window = GlobalWindow()
+        for kv in self._flush():
+            yield WindowedValue(kv, window.max_timestamp(), [window])
+
+    def _flush(self) -> list[tuple[Any, Segment]]:
+        if not self._records:
+            return []
+        name = f"{self._bundle}-{self._runs:05d}{RUN_SUFFIX}"
+        segments = write_run(FileSystems.join(self.temp_dir, name), self._records)
+        self._runs += 1
+        self._records, self._bytes = [], 0
+        return segments
+
+
+class GroupThroughFiles(beam.PTransform):
+    """(partition, (sort key, value)) -> (partition, [Segment]); read each group with
+    ``read_partition``. Memory per bundle: ``budget_bytes`` of buffered records.
+
+    Sort keys must be comparable within a partition; values picklable.
+    """
+
+    def __init__(self, temp_dir: str, *, budget_bytes: int = DEFAULT_BUDGET_BYTES) -> None:
+        super().__init__()
+        self.temp_dir = temp_dir
+        self.budget_bytes = budget_bytes
+
+    def expand(self, keyed):
+        return (
+            keyed
+            | "SpillRuns" >> beam.ParDo(_SpillFn(self.temp_dir, self.budget_bytes))
+            | "GroupSegments" >> beam.GroupByKey()
+        )
+
+
+def _regroup(item: tuple[int, Iterable[Segment]]) -> Iterator[tuple[Any, list]]:
+    for key, records in itertools.groupby(read_partition(item[1]), key=lambda kv: kv[0]):
+        yield key, [value for _, value in records]
+
+
+def _keyed(kv: tuple[Any, Any], partitions: int) -> tuple[int, tuple[Any, Any]]:
+    return stable_hash(repr(kv[0])) % partitions, kv
+
+
+class GroupByKeyThroughFiles(beam.PTransform):
+    """(key, value) -> (key, [values]), like GroupByKey, with memory for one group at a time
+    rather than all of them. Keys must be orderable; each group's values come in the order
+    of their pickled bytes, so it is the same on every runner."""
+
+    def __init__(self, temp_dir: str, *, partitions: int = 64) -> None:
+        super().__init__()
+        self.temp_dir = temp_dir
+        self.partitions = partitions
+
+    def expand(self, pairs):
+        return (
+            pairs
+            | "Partition" >> beam.Map(_keyed, self.partitions)
+            | "Spill" >> GroupThroughFiles(self.temp_dir)
+            | "Regroup" >> beam.FlatMap(_regroup)
+        )
+
+
+def delete_temp_dir(_: object, temp_dir: str) -> None:
+    """Remove ``temp_dir`` and everything under it. Sequence it after the last reader: its
+    first argument is that reader's output."""
+    if "://" not in temp_dir or temp_dir.startswith("file://"):
+        shutil.rmtree(temp_dir.removeprefix("file://"), ignore_errors=True)
+        return
+    matched = FileSystems.match([FileSystems.join(temp_dir, "**")])[0].metadata_list
+    if matched:
+        FileSystems.delete([m.path for m in matched])

@@ -1,0 +1,1 @@
+"""Train a vocabulary on cleaned Docs: pre-tokenise, count, train, report, tokenizer folder."""
