@@ -98,6 +98,11 @@ def test_missing_file_is_one_line(hf_dir, shared_data, tmp_path, capsys):
     with pytest.raises(SystemExit):
         finetune_main(["--task", "pos", "--model", str(tmp_path), "--output", str(tmp_path)])
     assert "neither config.json" in capsys.readouterr().err
+    (tmp_path / "config.json").write_text('{"model_type": "roberta"}')  # not a BERT folder
+    with pytest.raises(SystemExit):
+        finetune_main(["--task", "pos", "--model", str(tmp_path), "--output", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "model_type 'roberta'" in err
 
 
 def test_head_starts_as_bert_initialises():

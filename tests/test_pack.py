@@ -19,14 +19,16 @@ from transforms.pack.example_rows import Vocab, assemble
 from transforms.pack.instances import (
     DROPPED_TOO_SHORT,
     EXAMPLES_WRITTEN,
-    NSP_FORCED_NEXT,
     NSP_RANDOM,
-    PROTEIN_CROPPED,
     TOKENS_WRITTEN,
     PackExamples,
+    pack_documents,
+)
+from transforms.pack.pairs import (
+    NSP_FORCED_NEXT,
+    PROTEIN_CROPPED,
     create_pair_instances,
     create_single_instances,
-    pack_documents,
     truncation_plan,
 )
 from transforms.pack.static_masks import StaticMaskConfig, num_to_predict

@@ -63,27 +63,32 @@ def load_encoder(spec: str) -> Encoder:
         return Encoder(spec, cfg, text, tok_dir, True, [], None)
     if not os.path.isdir(target):
         raise ModelSpecError(f"--model {spec}: {target} is not a folder")
-    from trainer.hf import is_hf_dir, load_hf
-
-    fresh: list[str] = []
-    if is_hf_dir(target):
-        model, fresh = load_hf(target)
-        tok_dir = target
-    elif os.path.isfile(os.path.join(target, CHECKPOINT_FILE)):
-        from trainer.checkpoint import load_run_model, run_tokenizer_dir
-
-        model, _ = load_run_model(target)
-        tok_dir = run_tokenizer_dir(target)
-    else:
-        raise ModelSpecError(
-            f"--model {spec}: {target} has neither config.json (HF) nor {CHECKPOINT_FILE} (run)"
-        )
+    model, fresh, tok_dir = _load_weights(spec, target)
     text = load_text_encoder(tok_dir)
     vocab = text.tokenizer.get_vocab_size()
     if vocab > model.cfg.vocab_size:
         raise ModelSpecError(f"{tok_dir}: {vocab} tokens, model has {model.cfg.vocab_size}")
     weights = None if random else model
     return Encoder(spec, model.cfg, text, tok_dir, random, [] if random else fresh, weights)
+
+
+def _load_weights(spec: str, target: str) -> tuple[BertForPretraining, list[str], str]:
+    """(model, parts that started fresh, tokenizer folder) of an HF folder or a run folder."""
+    from trainer.checkpoint import load_run_model, run_tokenizer_dir
+    from trainer.hf import HFError, is_hf_dir, load_hf
+
+    try:
+        if is_hf_dir(target):
+            model, fresh = load_hf(target)
+            return model, fresh, target
+        if os.path.isfile(os.path.join(target, CHECKPOINT_FILE)):
+            model, _ = load_run_model(target)
+            return model, [], run_tokenizer_dir(target)
+    except (HFError, ValueError) as exc:  # unreadable weights, a moved tokenizer: one line
+        raise ModelSpecError(f"--model {spec}: {exc}") from None
+    raise ModelSpecError(
+        f"--model {spec}: {target} has neither config.json (HF) nor {CHECKPOINT_FILE} (run)"
+    )
 
 
 def load_text_encoder(tok_dir: str) -> TextEncoder:

@@ -18,6 +18,7 @@ import re
 import sys
 from dataclasses import fields
 
+from trainer.encoder import RANDOM_PREFIX
 from trainer.finetune import FinetuneConfig, finetune, write_json
 from trainer.tasks import TASK_MODULES, TaskInputError
 
@@ -49,7 +50,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tasks", default=DEFAULT_TASKS, help=f"comma-separated (default: {DEFAULT_TASKS})"
     )
     parser.add_argument("--output", required=True, help="REPORT_DIR")
-    parser.add_argument("--no_baseline", action="store_true", help="leave out random:MODEL")
     for f in fields(FinetuneConfig):
         if f.name in SHARED_FLAGS:
             help_text = f.metadata["help"] + (f" (default: {f.default})" if f.default != "" else "")
@@ -66,8 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def models_of(args: argparse.Namespace) -> list[str]:
     models = [args.model, *args.compare]
-    if not args.no_baseline and not args.model.startswith("random:"):
-        models.append(f"random:{args.model}")
+    if not args.model.startswith(RANDOM_PREFIX):
+        models.append(RANDOM_PREFIX + args.model)
     return list(dict.fromkeys(models))  # each once, in order
 
 

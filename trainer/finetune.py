@@ -137,11 +137,12 @@ def finetune(cfg: FinetuneConfig, encoder=None) -> dict:
     data = load_task(cfg.task, cfg.task_config(encoder.cfg.max_position_embeddings), encoder.text)
     per_seed: list[list[dict[str, float]]] = []  # seed -> fold -> metrics
     pad_id = encoder.text.pad_id
-    trained, train_seconds = 0, 0.0
+    trained, train_seconds, losses = 0, 0.0, []
     for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
         fold_metrics = []
         for fold in data.folds:
-            net, seconds = train_fold(encoder, data, fold, cfg, seed, device)
+            net, seconds, loss = train_fold(encoder, data, fold, cfg, seed, device)
+            losses.append(loss)
             trained, train_seconds = trained + len(fold.train) * cfg.epochs, train_seconds + seconds
             fold_metrics.append(
                 fold.score(partial(predict, net, cfg=cfg, device=device, pad_id=pad_id))
@@ -149,6 +150,7 @@ def finetune(cfg: FinetuneConfig, encoder=None) -> dict:
         per_seed.append(fold_metrics)
     result = summarise(cfg, encoder, data, per_seed)
     result["examples_per_s"] = trained / max(train_seconds, 1e-9)
+    result["train_loss"] = statistics.fmean(losses)  # last epoch, mean over seeds and folds
     result["train_seconds"], result["seconds"] = train_seconds, time.perf_counter() - started
     result["device"] = str(device)
     write_json(os.path.join(cfg.output, METRICS_FILE), result)
@@ -157,7 +159,8 @@ def finetune(cfg: FinetuneConfig, encoder=None) -> dict:
 
 
 def train_fold(encoder, data, fold, cfg: FinetuneConfig, seed: int, device):
-    """A fresh encoder + head trained on fold.train -> (model in eval mode, seconds)."""
+    """A fresh encoder + head trained on fold.train -> (model in eval mode, seconds, mean
+    training loss of the last epoch)."""
     import torch
 
     from schemas.hashing import stable_hash
@@ -174,20 +177,23 @@ def train_fold(encoder, data, fold, cfg: FinetuneConfig, seed: int, device):
     schedule = SimpleNamespace(warmup_steps=round(cfg.warmup_ratio * steps), max_steps=steps)
     scheduler = make_scheduler(optimizer, schedule)  # type: ignore[arg-type]  # reads the two steps
     started = time.perf_counter()
+    order_seed = stable_hash(seed, data.task, fold.name)
     for epoch in range(cfg.epochs):
-        order_seed = stable_hash(seed, data.task, fold.name)
-        for indices in epoch_batches(lengths, cfg.batch_size, order_seed, epoch):
+        batches = epoch_batches(lengths, cfg.batch_size, order_seed, epoch)
+        loss_sum = torch.zeros((), device=device)  # summed on device: no sync per step
+        for indices in batches:
             arrays = collate([fold.train[i] for i in indices], encoder.text.pad_id)
             batch = {k: torch.from_numpy(v).to(device) for k, v in arrays.items()}
-            net.loss(batch, net.logits(batch)).backward()
+            loss = net.loss(batch, net.logits(batch))
+            loss.backward()
+            loss_sum += loss.detach()
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return net.eval(), time.perf_counter() - started
+    last_epoch_loss = loss_sum.item() / max(1, len(batches))  # .item() waits for the device
+    return net.eval(), time.perf_counter() - started, last_epoch_loss
 
 
 def make_optimizer(net, cfg: FinetuneConfig):

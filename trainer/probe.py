@@ -99,7 +99,8 @@ def embryology(args) -> dict:
     text = load_text_encoder(args.tokenizer or run_tokenizer_dir(args.run))
     data = load_probe_data(args.data_dir, args.max_sentences, args.max_texts, args.seed)
     steps = [int(s) for s in args.steps.split(",") if s] or None
-    result = run_embryology(args.run, text, data, _probe_config(args), steps)
+    cache = os.path.join(args.output, "cache")  # per checkpoint: rerun while training goes on
+    result = run_embryology(args.run, text, data, _probe_config(args), steps, cache)
     plot_embryology(result, os.path.join(args.output, "embryology.png"))
     return result
 

@@ -10,6 +10,7 @@ trained on RT polarity snippets (those overlapping SST-2 dev removed), tested on
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -138,40 +139,73 @@ def run_embryology(
     data: ProbeData,
     cfg: ProbeConfig,
     steps: list[int] | None = None,
+    cache_dir: str | None = None,
     log=print,
 ) -> dict:
     """Probe records for the random-init baseline (step None) and each kept checkpoint
-    (optionally only ``steps``)."""
+    (optionally only ``steps``).
+
+    With ``cache_dir``, each model's records are stored there and reused while the probe
+    settings and data are unchanged: probing a run while it trains costs each checkpoint once.
+    """
     from trainer.checkpoint import load_run_model
 
     checkpoints = [(s, p) for s, p in kept_checkpoints(run_dir) if steps is None or s in steps]
     if not checkpoints:
         raise FileNotFoundError(f"{run_dir}: no checkpoint-STEP.pt or checkpoint.pt to probe")
-    records, model = [], None
-    for step, path in checkpoints:
-        model, _ = load_run_model(run_dir, path)
-        for record in probe_model(model, text, data, cfg):
-            records.append({"model": os.path.basename(path), "step": step, **record})
-        log(f"probed {path}: {_summary(records, step)}")
-    for record in probe_model(random_init(model.cfg, cfg.seed), text, data, cfg):
-        records.append({"model": "random_init", "step": None, **record})
-    log(f"probed random init: {_summary(records, None)}")
+    settings = {"l2": cfg.l2, "max_iter": cfg.max_iter, "seed": cfg.seed, **_data_summary(data)}
+    records, model_cfg = [], None
+    for step, path in [*checkpoints, (None, None)]:  # None: the random-init baseline
+        name = os.path.basename(path) if path else "random_init"
+        cache = os.path.join(cache_dir, f"{name}.json") if cache_dir else None
+        mine = _cached(cache, settings, step)
+        if mine is None:
+            if path:
+                model, _ = load_run_model(run_dir, path)
+                model_cfg = model.cfg
+            else:
+                model_cfg = model_cfg or load_run_model(run_dir, checkpoints[-1][1])[0].cfg
+                model = random_init(model_cfg, cfg.seed)
+            mine = [{"model": name, "step": step, **r} for r in probe_model(model, text, data, cfg)]
+            _store(cache, settings, step, mine)
+        records += mine
+        log(f"probed {name}: {_summary(mine)}")
     return {
         "run": run_dir,
         "steps": [s for s, _ in checkpoints],
-        "num_layers": model.cfg.num_layers,
+        "num_layers": max(r["layer"] for r in records if isinstance(r["layer"], int)),
         "probe": {"l2": cfg.l2, "max_iter": cfg.max_iter, "seed": cfg.seed},
-        "data": {
-            "pos_train_words": int(len(data.pos_train_y)),
-            "pos_test_words": int(len(data.pos_test_y)),
-            "sentiment_train": len(data.sent_train),
-            "sentiment_test": len(data.sent_test),
-            **data.counts,
-        },
+        "data": {**_data_summary(data), **data.counts},
         "records": records,
     }
 
 
-def _summary(records: list[dict], step) -> str:
-    mine = [r for r in records if r["step"] == step and r["task"] == "pos"]
-    return " ".join(f"pos[{r['layer']}]={r['accuracy']:.3f}" for r in mine)
+def _data_summary(data: ProbeData) -> dict:
+    return {
+        "pos_train_words": int(len(data.pos_train_y)),
+        "pos_test_words": int(len(data.pos_test_y)),
+        "sentiment_train": len(data.sent_train),
+        "sentiment_test": len(data.sent_test),
+    }
+
+
+def _cached(path: str | None, settings: dict, step) -> list[dict] | None:
+    if not path or not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        saved = json.load(f)
+    same = saved.get("settings") == settings and saved.get("step") == step
+    return saved["records"] if same else None
+
+
+def _store(path: str | None, settings: dict, step, records: list[dict]) -> None:
+    if path:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump({"settings": settings, "step": step, "records": records}, f)
+        os.replace(path + ".tmp", path)
+
+
+def _summary(records: list[dict]) -> str:
+    pos = [r for r in records if r["task"] == "pos"]
+    return " ".join(f"pos[{r['layer']}]={r['accuracy']:.3f}" for r in pos)

@@ -71,15 +71,13 @@ def to_features(examples: list[Example], encoder: TextEncoder, max_len: int, cou
     return features
 
 
-def _fold(name: str, train: list[Example], test: list[Example], encoder, cfg, counts) -> Fold:
-    test_features = to_features(test, encoder, cfg.max_seq_len, counts)
-    gold = [label for _, _, label in test]
+def _fold(name: str, train: list[Feature], test: list[Feature]) -> Fold:
+    gold = [int(f.label) for f in test]  # type: ignore[arg-type]  # sequence labels are ints
 
     def score(predict) -> dict[str, float]:
-        return accuracy(gold, [int(logits.argmax()) for logits in predict(test_features)])
+        return accuracy(gold, [int(logits.argmax()) for logits in predict(test)])
 
-    train_features = to_features(train, encoder, cfg.max_seq_len, counts)
-    return Fold(name, train_features, test_features, len(test), score)
+    return Fold(name, train, test, len(test), score)
 
 
 def load(cfg: TaskConfig, encoder: TextEncoder) -> TaskData:
@@ -88,26 +86,25 @@ def load(cfg: TaskConfig, encoder: TextEncoder) -> TaskData:
     examples = read_rte_tsv(train_path, counts)
     counts["train_read"] = len(examples)
     files = {"train": train_path}
+    # every example is encoded once: folds share the features (and the truncation count)
+    features = to_features(examples, encoder, cfg.max_seq_len, counts)
     if cfg.test:
         files["test"] = require(cfg.test, "--test")
-        test = read_rte_tsv(cfg.test, counts)
-        counts["test_read"] = len(test)
+        test_examples = read_rte_tsv(cfg.test, counts)
+        counts["test_read"] = len(test_examples)
+        test = to_features(test_examples, encoder, cfg.max_seq_len, counts)
         test = capped(test, cfg.max_test_examples, cfg.split_seed, "rte-test")
-        train = capped(examples, cfg.max_train_examples, cfg.split_seed, "rte-train")
-        folds = [_fold("test", train, test, encoder, cfg, counts)]
+        train = capped(features, cfg.max_train_examples, cfg.split_seed, "rte-train")
+        folds = [_fold("test", train, test)]
         n_train, n_test = len(train), len(test)
     else:
         folds = []
-        for f, held_out in enumerate(kfold(len(examples), cfg.folds, cfg.split_seed)):
+        for f, held_out in enumerate(kfold(len(features), cfg.folds, cfg.split_seed)):
             held = set(held_out)
-            train = [e for i, e in enumerate(examples) if i not in held]
+            train = [x for i, x in enumerate(features) if i not in held]
             train = capped(train, cfg.max_train_examples, cfg.split_seed, f"rte-train-{f}")
-            test = capped(
-                [examples[i] for i in held_out],
-                cfg.max_test_examples,
-                cfg.split_seed,
-                f"rte-test-{f}",
-            )
-            folds.append(_fold(f"fold{f}", train, test, encoder, cfg, counts))
-        n_train, n_test = len(examples), sum(fold.test_examples for fold in folds)
+            test = [features[i] for i in held_out]
+            test = capped(test, cfg.max_test_examples, cfg.split_seed, f"rte-test-{f}")
+            folds.append(_fold(f"fold{f}", train, test))
+        n_train, n_test = len(features), sum(fold.test_examples for fold in folds)
     return TaskData("rte", "sequence", 2, "accuracy", folds, n_train, n_test, counts, files)

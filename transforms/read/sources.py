@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import apache_beam as beam
 
-from schemas.document import SOURCES
+from schemas.document import PROTEIN, SOURCES
 from transforms.read.config import ReaderConfig
 from transforms.read.files import (
     FAILED_FILES,
@@ -42,7 +42,7 @@ def reader_for(source: str) -> Reader:
         from transforms.read.books import read_book
 
         return read_book
-    if source == "protein":
+    if source == PROTEIN:
         from transforms.read.fasta import read_fasta
 
         return read_fasta
