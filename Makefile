@@ -19,7 +19,7 @@ BEAM_FLAGS ?= --direct_running_mode=multi_processing --direct_num_workers=2
 DATA    ?=
 RUN     ?= $(OUT)/run
 
-.PHONY: setup test check bench bench-scale corpus report evaluate clean
+.PHONY: setup test check bench bench-scale corpus report evaluate pretrain-demo experiments clean
 
 setup: $(VENV)/.installed
 
@@ -67,6 +67,30 @@ evaluate: setup
 	@test -n "$(MODEL)" || { echo "usage: make evaluate MODEL=RUN_DIR|HF_DIR|random:MODEL"; exit 2; }
 	$(PYTHON) -m trainer.evaluate --model $(MODEL) --tasks $(TASKS) --output $(EVAL_OUT) \
 		$(if $(DATA),--data_dir $(DATA))
+
+# A CPU pretraining recipe that learns (docs/experiments/recipe.md): the English corpus, then a
+# tiny encoder keeping a checkpoint every 500 steps (for trainer.probe embryology).
+DEMO_RUN   ?= out/en/demo
+DEMO_FLAGS ?= --model_size tiny --max_steps 4000 --batch_size 32 --lr 3e-3 --warmup_steps 500 \
+	--dropout 0 --mask_rate 0.25 --save_every 500 --keep_checkpoints --threads 2
+pretrain-demo: setup
+	test -f out/en/shards/manifest.json || $(MAKE) corpus LANG=en
+	$(PYTHON) -m trainer.pretrain --shards out/en/shards --output $(DEMO_RUN) $(DEMO_FLAGS)
+
+# Every analysis of docs/experiments/ on the demo run (and a multilingual run), into $(EXP).
+EXP      ?= out/experiments
+MULTI_RUN ?= out/multi/demo
+FT_FLAGS ?= --seeds 3 --epochs 3 --lr 5e-4 --threads 2
+experiments: pretrain-demo
+	$(PYTHON) -m trainer.probe embryology --run $(DEMO_RUN) --output $(EXP)/embryology \
+		--max_sentences 800 --max_texts 3000
+	$(PYTHON) -m trainer.probe contextual --model $(DEMO_RUN) --output $(EXP)/contextual
+	$(PYTHON) -m trainer.evaluate --model $(DEMO_RUN) --tasks sst2,pos --output $(EXP)/finetune $(FT_FLAGS)
+	test -f out/multi/shards/manifest.json || $(MAKE) corpus LANG=multi
+	$(PYTHON) -m trainer.pretrain --shards out/multi/shards --output $(MULTI_RUN) \
+		--model_size tiny --max_steps 1500 --batch_size 32 --lr 3e-3 --warmup_steps 300 --dropout 0 \
+		--mask_rate 0.25 --save_every 500 --keep_checkpoints --threads 2
+	$(PYTHON) -m trainer.probe multilingual --model $(MULTI_RUN) --output $(EXP)/multilingual
 
 clean:
 	rm -rf out bench/results.json .pytest_cache

@@ -57,7 +57,7 @@ def _peer(size: str, batch: dict):
     from transformers import BertConfig as HFConfig
     from transformers import BertForPreTraining
 
-    from trainer.model import PRESETS
+    from trainer.bert_config import PRESETS
 
     layers, hidden, heads, ff = PRESETS[size]
     cfg = HFConfig(

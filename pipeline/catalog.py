@@ -1,6 +1,6 @@
 """Where each ``pipeline.corpus`` recipe input comes from on the internet, and how it is checked.
 
-Every input of a recipe (pipeline.corpus.RECIPES) names the real public files it is built
+Every input of a recipe (pipeline.recipes.RECIPES) names the real public files it is built
 from, laid out under the data folder exactly as the recipe's glob expects, so a downloaded
 ``data/raw`` and the repository's sample ``../shared/data`` are read the same way:
 
@@ -26,7 +26,8 @@ import xml.etree.ElementTree as ET
 import zipfile
 from dataclasses import dataclass
 
-from pipeline.download import DownloadError, download, dump_date, fetch_text, parse_sha1sums
+from pipeline.fetch import DownloadError, download, dump_date, fetch_text, parse_sha1sums
+from pipeline.recipes import RECIPES
 
 WIKIMEDIA = "https://dumps.wikimedia.org"
 GUTENBERG = "https://www.gutenberg.org/cache/epub"
@@ -183,7 +184,5 @@ def fetch_input(name: str, data_dir: str, opts: Options) -> list[str]:
 
 def fetch_recipe(recipe: str, data_dir: str, **options) -> list[str]:
     """Download every input of a pipeline.corpus recipe into ``data_dir``."""
-    from pipeline.corpus import RECIPES
-
     opts = Options(**{k: v for k, v in options.items() if v is not None})
     return [p for item in RECIPES[recipe] for p in fetch_input(item.name, data_dir, opts)]

@@ -22,53 +22,12 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from pipeline.recipes import RECIPES, Input
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOWNLOAD_CACHE = os.path.join("data", "raw")
-
-
-@dataclass(frozen=True)
-class Input:
-    name: str  # output sub-folder under clean/; also its entry in pipeline/catalog.py
-    source: str  # wiki | books | protein | text
-    pattern: str  # glob relative to data_dir
-    flags: tuple[str, ...] = ()
-
-
-# "*.xml*.bz2": the dumps (also "...xml-p1p2-shortened.bz2"), never a multistream index
-# ("...-multistream-index.txt.bz2") lying beside one.
-_WIKI = {
-    "en": "wiki/enwiki-*.xml*.bz2",
-    "ja": "wiki/jawiki-*.xml*.bz2",
-    "uk": "wiki/ukwiki-*.xml*.bz2",
-    "bg": "wiki/bgwiki-*.xml*.bz2",
-}
-_UDHR = Input("udhr", "text", "multilingual/udhr2/*.txt", ("--text_format=file", "--lang=auto"))
-_TATOEBA = Input(
-    "tatoeba",
-    "text",
-    "multilingual/tatoeba_*.tsv*",
-    ("--text_format=tsv", "--lang=auto"),
-)
-_BOOKS = Input("books", "books", "books/*.txt", ("--lang=auto",))
-_BERT_SAMPLE = Input(
-    "sample", "text", "bert/sample_text.txt", ("--text_format=blank_line", "--lang=en")
-)
-
-
-def _wiki(lang: str) -> Input:
-    return Input(f"wiki_{lang}", "wiki", _WIKI[lang], (f"--lang={lang}",))
-
-
-RECIPES: dict[str, tuple[Input, ...]] = {
-    # One Wikipedia each first, so that the named recipes below (en) replace theirs.
-    **{lang: (_wiki(lang),) for lang in _WIKI},
-    "multi": tuple(_wiki(lang) for lang in _WIKI) + (_UDHR, _TATOEBA),
-    "en": (_wiki("en"), _BOOKS, _BERT_SAMPLE),
-    "books": (_BOOKS,),
-    "protein": (Input("protein", "protein", "protein/*.fa*"),),
-}
 
 
 def _default_data_dir() -> str:
@@ -186,7 +145,7 @@ def ensure_data(args: argparse.Namespace) -> None:
         names = ", ".join(f"{i.name} ({i.pattern})" for i in missing)
         sys.exit(f"--data_dir {args.data_dir} lacks {names}; pass --download to fetch them there")
     from pipeline.catalog import Options, fetch_input
-    from pipeline.download import DownloadError
+    from pipeline.fetch import DownloadError
 
     opts = Options(mirror=args.mirror, wiki_parts=args.wiki_parts)
     if args.books:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.corpus import RECIPES, build_plan, missing_inputs
+from pipeline.corpus import build_plan, missing_inputs
+from pipeline.recipes import RECIPES
 from schemas.document import DOCUMENT_SCHEMA
 from schemas.example import EXAMPLE_SCHEMA
 from schemas.shards import open_shard_set

@@ -15,14 +15,8 @@ import pytest
 
 from pipeline import catalog
 from pipeline.catalog import Options, fetch_input, rebase
-from pipeline.download import (
-    DownloadError,
-    WikiDump,
-    download,
-    download_wiki,
-    expected_sha1,
-    run,
-)
+from pipeline.download import run
+from pipeline.fetch import DownloadError, WikiDump, download, download_wiki, expected_sha1
 from tests.mirror import MirrorHandler, build_mirror, serve
 from transforms.read.multistream import index_path_for
 

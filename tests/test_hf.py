@@ -21,7 +21,7 @@ from tests.test_shards_job import WIKI_FILES, fallback_wiki_docs
 from trainer.checkpoint import CHECKPOINT_FILE, load_run_model, run_tokenizer_dir
 from trainer.export import export_run
 from trainer.export import main as export_main
-from trainer.hf import HFError, is_hf_dir, load_hf
+from trainer.hf import HFError, is_hf_dir
 from trainer.model import BertForPretraining
 from trainer.pretrain import main as pretrain_main
 from trainer.runtime import LOG_FILE
@@ -234,7 +234,7 @@ def test_transformers_model_imports_with_same_outputs(tmp_path, weights):
     if weights == "pytorch_bin":
         os.remove(tmp_path / "model.safetensors")
         torch.save(hf.state_dict(), tmp_path / "pytorch_model.bin")
-    ours, fresh = load_hf(str(tmp_path))
+    ours, fresh = BertForPretraining.load_hf(str(tmp_path))
     assert fresh == [] and not ours.training
     batch = _random_batch()
     with torch.no_grad():
@@ -255,7 +255,7 @@ def test_bert_model_folder_imports_with_fresh_heads(tmp_path):
     torch.manual_seed(0)
     hf = _scrambled(BertModel(_tiny_hf_config()))
     hf.save_pretrained(tmp_path)
-    ours, fresh = load_hf(str(tmp_path))
+    ours, fresh = BertForPretraining.load_hf(str(tmp_path))
     assert fresh == ["mlm_head", "pair_head"]
     batch = _random_batch()
     with torch.no_grad():
@@ -376,7 +376,7 @@ def test_bad_folders_give_one_line_naming_the_file(tmp_path):
     for name, (where, problem) in _bad_folders(tmp_path).items():
         folder = tmp_path / name
         with pytest.raises(HFError, match=problem) as err:
-            load_hf(str(folder))
+            BertForPretraining.load_hf(str(folder))
         message = str(err.value)
         assert "\n" not in message and message.startswith(str(where)), (name, message)
 

@@ -10,9 +10,9 @@ import torch
 import torch.nn.functional as F
 
 from tests.example_fixtures import write_example_set
+from trainer.bert_config import PRESETS
 from trainer.model import (
     IGNORE_INDEX,
-    PRESETS,
     BertConfig,
     BertForPretraining,
     Dropout,

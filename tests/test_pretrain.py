@@ -16,14 +16,13 @@ from schemas.shards import read_manifest
 from tests.example_fixtures import SPECIAL_TOKEN_IDS, write_example_set
 from trainer.checkpoint import CHECKPOINT_FILE
 from trainer.pretrain import (
-    EVAL_FILE,
     TrainConfig,
     main,
     make_optimizer,
     make_scheduler,
     parse_args,
 )
-from trainer.runtime import LOG_FILE
+from trainer.runtime import EVAL_FILE, LOG_FILE
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP_KEYS = {

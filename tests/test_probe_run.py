@@ -117,6 +117,13 @@ def test_embryology_probes_every_kept_step(shared_data, bert_tok_dir, tmp_path):
     assert all(0.0 <= r["accuracy"] <= 1.0 for r in result["records"])
     assert result["data"]["pos_test_words"] > 0 and result["data"]["sentiment_train"] == 40
     assert (out / "embryology.png").stat().st_size > 10_000
+    cached = ["checkpoint-0.pt.json", "checkpoint-2.pt.json", "checkpoint-4.pt.json"]
+    assert sorted(os.listdir(out / "cache")) == [*cached, "random_init.json"]
+    again = probe_main(
+        [*argv, "--data_dir", str(shared_data), "--max_texts", "40", "--steps", "2,4", *QUICK_PROBE]
+    )
+    assert again["steps"] == [2, 4]  # from the cache: the same records, step 0 left out
+    assert again["records"] == [r for r in result["records"] if r["step"] != 0]
 
 
 @pytest.fixture(scope="module")

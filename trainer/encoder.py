@@ -17,7 +17,8 @@ from dataclasses import dataclass, replace
 
 from torch import nn
 
-from trainer.model import PRESETS, BertConfig, BertForPretraining
+from trainer.bert_config import PRESETS, BertConfig
+from trainer.model import BertForPretraining
 from trainer.tasks.encoding import TextEncoder, special_token_names
 
 RANDOM_PREFIX = "random:"
@@ -75,11 +76,11 @@ def load_encoder(spec: str) -> Encoder:
 def _load_weights(spec: str, target: str) -> tuple[BertForPretraining, list[str], str]:
     """(model, parts that started fresh, tokenizer folder) of an HF folder or a run folder."""
     from trainer.checkpoint import load_run_model, run_tokenizer_dir
-    from trainer.hf import HFError, is_hf_dir, load_hf
+    from trainer.hf import HFError, is_hf_dir
 
     try:
         if is_hf_dir(target):
-            model, fresh = load_hf(target)
+            model, fresh = BertForPretraining.load_hf(target)
             return model, fresh, target
         if os.path.isfile(os.path.join(target, CHECKPOINT_FILE)):
             model, _ = load_run_model(target)

@@ -79,8 +79,7 @@ def _docs_by_source_and_lang(doc_dir: str) -> Counter:
 
 def _final_metrics(run_dir: str, step: int) -> tuple[dict | None, dict | None]:
     """(last training log window, evaluation) at or before ``step``, from the run's files."""
-    from trainer.pretrain import EVAL_FILE
-    from trainer.runtime import LOG_FILE
+    from trainer.runtime import EVAL_FILE, LOG_FILE
 
     train = evaluation = None
     path = os.path.join(run_dir, LOG_FILE)

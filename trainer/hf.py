@@ -21,7 +21,6 @@ from trainer.hf_mapping import (
     hf_config,
     to_hf_state_dict,
 )
-from trainer.model import BertForPretraining
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_FILE = "model.safetensors"
@@ -103,26 +102,28 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def load_hf(hf_dir: str, **config_overrides: Any) -> tuple[BertForPretraining, list[str]]:
-    """Any BERT folder -> (our model in eval mode, names of the parts that started fresh).
+def build_from_hf(model_cls: Any, hf_dir: str, **config_overrides: Any) -> tuple[Any, list[str]]:
+    """Any BERT folder -> (``model_cls`` (BertForPretraining) in eval mode, names of the parts
+    that started fresh). The class is passed in, not imported: the model module reaches this
+    one through ``BertForPretraining.load_hf``, and an import back would be a cycle.
 
     ``config_overrides``: BertConfig fields to change (e.g. ``dropout=0.0``), not the shapes.
     """
     where = os.path.join(hf_dir, CONFIG_FILE)
     cfg = config_from_hf(read_hf_config(hf_dir), where, **config_overrides)
     hf_sd, source = read_hf_weights(hf_dir)
-    model = BertForPretraining(cfg)
+    model = model_cls(cfg)
     fresh = from_hf_state_dict(hf_sd, model, source)
     return model.eval(), fresh
 
 
 def load_hf_for_shards(
-    hf_dir: str, identity: dict, shards, max_seq_len: int, dropout: float
-) -> tuple[BertForPretraining, list[str]]:
-    """load_hf for continued pretraining on ``shards`` (their tokenizer ``identity``, as
+    model_cls: Any, hf_dir: str, identity: dict, shards, max_seq_len: int, dropout: float
+) -> tuple[Any, list[str]]:
+    """build_from_hf for continued pretraining on ``shards`` (their tokenizer ``identity``, as
     trainer.checkpoint.check_shard_identity gives it): same vocabulary, long enough."""
     check_hf_tokenizer(hf_dir, identity, shards)
-    model, fresh = load_hf(hf_dir, dropout=dropout, attention_dropout=dropout)
+    model, fresh = build_from_hf(model_cls, hf_dir, dropout=dropout, attention_dropout=dropout)
     if model.cfg.max_position_embeddings < max_seq_len:
         raise HFError(
             f"{os.path.join(hf_dir, CONFIG_FILE)}: max_position_embeddings "
@@ -132,7 +133,7 @@ def load_hf_for_shards(
 
 
 def save_hf(
-    model: BertForPretraining,
+    model: Any,  # BertForPretraining
     out_dir: str,
     *,
     tokenizer_dir: str | None = None,

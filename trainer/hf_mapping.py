@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from trainer.model import BertConfig, BertForPretraining
+from trainer.bert_config import BertConfig
 
 # Parts that may be absent from a checkpoint (they start fresh): name -> our parameter prefixes.
 OPTIONAL_PARTS = {
@@ -135,7 +135,7 @@ def _qkv_names(i: int, kind: str) -> tuple[str, str, str]:
     return hf + f"query.{kind}", hf + f"key.{kind}", hf + f"value.{kind}"
 
 
-def to_hf_state_dict(model: BertForPretraining) -> dict[str, torch.Tensor]:
+def to_hf_state_dict(model: Any) -> dict[str, torch.Tensor]:
     """Our weights under ``transformers.BertForPreTraining`` names, vocabulary padding removed:
     the keys ``save_pretrained`` writes (the tied decoder weight and bias are not repeated)."""
     cfg, sd = model.cfg, model.state_dict()
@@ -187,7 +187,7 @@ def _to_ours(
 
 
 def from_hf_state_dict(
-    hf_sd: dict[str, torch.Tensor], model: BertForPretraining, where: str
+    hf_sd: dict[str, torch.Tensor], model: Any, where: str
 ) -> list[str]:
     """Copy an HF state dict into ``model``; returns the optional parts that started fresh."""
     cfg = model.cfg

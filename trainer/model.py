@@ -9,55 +9,14 @@ through ``scaled_dot_product_attention``, and the MLM head runs only on the mask
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trainer.bert_config import BertConfig
 from trainer.masking import IGNORE_INDEX  # label of positions/examples that are not predicted
-
-# name -> (num_layers, hidden_size, num_heads, intermediate_size)
-PRESETS: dict[str, tuple[int, int, int, int]] = {
-    "tiny": (2, 128, 2, 512),
-    "mini": (4, 256, 4, 1024),
-    "small": (4, 512, 8, 2048),
-    "base": (12, 768, 12, 3072),
-}
-
-
-@dataclass(frozen=True)
-class BertConfig:
-    vocab_size: int = 30522  # real ids [0, vocab_size); the embedding is padded beyond it
-    hidden_size: int = 768
-    num_layers: int = 12
-    num_heads: int = 12
-    intermediate_size: int = 3072
-    max_position_embeddings: int = 512
-    type_vocab_size: int = 2
-    dropout: float = 0.1
-    attention_dropout: float = 0.1
-    layer_norm_eps: float = 1e-12
-    initializer_range: float = 0.02
-    vocab_multiple: int = 64  # embedding rows padded to a multiple of this (matmul-friendly)
-
-    @classmethod
-    def preset(cls, name: str, **overrides: Any) -> BertConfig:
-        if name not in PRESETS:
-            raise ValueError(f"unknown model size {name!r}; choose from {sorted(PRESETS)}")
-        layers, hidden, heads, ff = PRESETS[name]
-        base = cls(num_layers=layers, hidden_size=hidden, num_heads=heads, intermediate_size=ff)
-        return replace(base, **overrides)
-
-    @property
-    def padded_vocab_size(self) -> int:
-        return math.ceil(self.vocab_size / self.vocab_multiple) * self.vocab_multiple
-
-    def __post_init__(self) -> None:
-        if self.hidden_size % self.num_heads:
-            raise ValueError(f"hidden_size {self.hidden_size} not divisible by {self.num_heads}")
 
 
 class Dropout(nn.Dropout):
@@ -251,9 +210,14 @@ class BertForPretraining(nn.Module):
     def from_hf(cls, hf_dir: str, **config_overrides: Any) -> BertForPretraining:
         """A Hugging Face BERT folder -> our model (eval mode); see trainer/hf.py.
 
-        Parts the folder lacks (pooler, MLM or pair head) start fresh: ``trainer.hf.load_hf``
-        also returns their names.
+        Parts the folder lacks (pooler, MLM or pair head) start fresh: ``load_hf`` also
+        returns their names.
         """
-        from trainer.hf import load_hf
+        return cls.load_hf(hf_dir, **config_overrides)[0]
 
-        return load_hf(hf_dir, **config_overrides)[0]
+    @classmethod
+    def load_hf(cls, hf_dir: str, **config_overrides: Any) -> tuple[BertForPretraining, list[str]]:
+        """(from_hf's model, names of the parts that started fresh: pooler, mlm_head, ...)."""
+        from trainer.hf import build_from_hf
+
+        return build_from_hf(cls, hf_dir, **config_overrides)

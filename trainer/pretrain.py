@@ -35,10 +35,7 @@ from trainer.checkpoint import (
 )
 from trainer.metrics import Window, evaluate
 from trainer.progress import Progress
-from trainer.runtime import Distributed, RunLog, tune_cpu_allocator
-
-EVAL_FILE = "eval.json"
-
+from trainer.runtime import EVAL_FILE, Distributed, RunLog, tune_cpu_allocator
 
 KEEP_ALL = "all"  # --keep_checkpoints given alone
 _NON_NEGATIVE = ("warmup_steps", "save_every", "eval_every", "threads", "num_workers", "stop_after")
@@ -263,7 +260,12 @@ class Run:
             from trainer.hf import load_hf_for_shards
 
             self.model, fresh = load_hf_for_shards(
-                cfg.init_from, self.identity, cfg.shards, self.data.max_seq_len, cfg.dropout
+                BertForPretraining,
+                cfg.init_from,
+                self.identity,
+                cfg.shards,
+                self.data.max_seq_len,
+                cfg.dropout,
             )
             if dist.is_main:  # a BertModel folder has no pretraining heads: say so
                 print(f"--init_from {cfg.init_from}: fresh {', '.join(fresh) or 'none'}")

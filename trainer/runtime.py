@@ -7,6 +7,7 @@ import json
 import os
 
 LOG_FILE = "log.jsonl"
+EVAL_FILE = "eval.json"  # the latest evaluation of a run
 
 
 class Distributed:
