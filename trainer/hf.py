@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from schemas.special_tokens import PAD
 from trainer.hf_mapping import (
     HFError,
     config_from_hf,
@@ -153,7 +154,7 @@ def save_hf(
         size = hf_vocab_size(tokenizer_dir)
         if size != model.cfg.vocab_size:
             raise HFError(f"{tokenizer_dir}: {size} tokens, the model has {model.cfg.vocab_size}")
-        pad_token_id = hf_special_token_ids(tokenizer_dir, ["[PAD]"]).get("[PAD]")
+        pad_token_id = hf_special_token_ids(tokenizer_dir, [PAD]).get(PAD)
         copies = [os.path.join(tokenizer_dir, n) for n in TOKENIZER_FILES]
     config = hf_config(model.cfg, pad_token_id)
     files = {CONFIG_FILE: json.dumps(config, indent=2, sort_keys=True) + "\n"}

@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from schemas.hashing import GOLDEN_GAMMA, splitmix64, stable_hash
+from schemas.special_tokens import MASK
 
 IGNORE_INDEX = -100  # label of positions that are not predicted (torch CrossEntropyLoss default)
 
@@ -103,10 +104,10 @@ class Masker:
     def __init__(
         self, cfg: MaskingConfig, *, special_token_ids: Mapping[str, int], vocab_size: int
     ) -> None:
-        if "[MASK]" not in special_token_ids:
-            raise ValueError("special_token_ids lacks [MASK]")
+        if MASK not in special_token_ids:
+            raise ValueError(f"special_token_ids lacks {MASK}")
         self.cfg = cfg
-        self.mask_id = int(special_token_ids["[MASK]"])
+        self.mask_id = int(special_token_ids[MASK])
         size = max(vocab_size, max(special_token_ids.values()) + 1)
         self.is_special = np.zeros(size, dtype=bool)
         self.is_special[list(special_token_ids.values())] = True

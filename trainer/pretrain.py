@@ -368,4 +368,9 @@ def make_scheduler(optimizer, cfg: TrainConfig):
 
 
 if __name__ == "__main__":
-    main()
+    from trainer.hf_mapping import HFError
+
+    try:
+        main()
+    except HFError as exc:  # a bad --init_from folder: one line naming the file, no traceback
+        raise SystemExit(f"trainer.pretrain: {exc}") from None
