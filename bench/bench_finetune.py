@@ -71,21 +71,41 @@ def peer_sst2(args: argparse.Namespace, fold, seed: int, grouped: bool) -> Run:
         DataCollatorWithPadding,
         PreTrainedTokenizerFast,
         Trainer,
-        TrainingArguments,
     )
 
     text = args.encoder.text
     pad_token = text.tokenizer.id_to_token(text.pad_id)
     pad = PreTrainedTokenizerFast(tokenizer_object=text.tokenizer, pad_token=pad_token)
+    torch.manual_seed(seed)
+    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
+    trainer = Trainer(
+        model=model,
+        args=_peer_arguments(args, seed, grouped),
+        train_dataset=_dataset(fold.train),
+        data_collator=DataCollatorWithPadding(pad),
+    )
+    wall, cpu = time.perf_counter(), time.process_time()
+    trainer.train()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    logits = trainer.predict(_dataset(fold.test)).predictions
+    gold = np.asarray([f.label for f in fold.test])
+    return float((logits.argmax(-1) == gold).mean()), wall, cpu
+
+
+def _peer_arguments(args: argparse.Namespace, seed: int, grouped: bool):
+    """TrainingArguments with our recipe: AdamW (fused, eps 1e-6, decay 0.01), 10% warmup."""
+    import torch
+    from transformers import TrainingArguments
+
     sampling = {}
-    if grouped:
+    if grouped:  # the flag's name changed in transformers 5
         names = inspect.signature(TrainingArguments.__init__).parameters
         sampling = (
             {"train_sampling_strategy": "group_by_length"}
             if "train_sampling_strategy" in names
             else {"group_by_length": True}
         )
-    targs = TrainingArguments(
+    return TrainingArguments(
         output_dir=os.path.join(args.output_dir, "peer"),
         num_train_epochs=args.epochs,
         per_device_train_batch_size=args.batch_size,
@@ -102,20 +122,6 @@ def peer_sst2(args: argparse.Namespace, fold, seed: int, grouped: bool) -> Run:
         disable_tqdm=True,
         **sampling,
     )
-    torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_pretrained(args.model, num_labels=2)
-    trainer = Trainer(
-        model=model,
-        args=targs,
-        train_dataset=_dataset(fold.train),
-        data_collator=DataCollatorWithPadding(pad),
-    )
-    wall, cpu = time.perf_counter(), time.process_time()
-    trainer.train()
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    logits = trainer.predict(_dataset(fold.test)).predictions
-    gold = np.asarray([f.label for f in fold.test])
-    return float((logits.argmax(-1) == gold).mean()), wall, cpu
 
 
 def _dataset(features):

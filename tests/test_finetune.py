@@ -58,6 +58,7 @@ def test_every_task_end_to_end(task, hf_dir, shared_data, tmp_path, capsys):
         assert metrics["counts"]["overlap_removed"] > 0  # RT polarity vs SST-2 dev
     if task == "rte":  # 5-fold CV: every example tested once (12 per fold at most here)
         assert len(metrics["folds"]) == 5 and metrics["test_examples"] == 60
+        assert 24 < metrics["train_examples"] <= 5 * 24  # distinct examples trained on
     if task == "squad":  # both directions, v2 metrics, threshold from the training part
         assert sorted(metrics["folds"]) == [
             "test=Computational_complexity_theory",
@@ -66,6 +67,23 @@ def test_every_task_end_to_end(task, hf_dir, shared_data, tmp_path, capsys):
         assert {"exact", "has_ans_f1", "no_ans_f1", "null_threshold"} <= set(metrics["metrics"])
     if task == "ner":
         assert metrics["counts"] == {"malformed_sentences": 1}
+
+
+def test_squad_v1_has_no_null_threshold(hf_dir, shared_data, tmp_path):
+    """SQuAD v1.1 (every question answerable): spans only, no HasAns/NoAns split."""
+    data = json.loads((shared_data / "eval/squad/squad_v2.0_dev_first2articles.json").read_text())
+    for article in data["data"]:
+        for paragraph in article["paragraphs"]:
+            paragraph["qas"] = [
+                {k: v for k, v in qa.items() if k != "is_impossible"}
+                for qa in paragraph["qas"]
+                if not qa["is_impossible"]
+            ]
+    v1 = tmp_path / "v1.json"
+    v1.write_text(json.dumps({"version": "1.1", "data": data["data"]}), encoding="utf-8")
+    metrics = _run(hf_dir, "squad", tmp_path / "out", shared_data, "--train", str(v1))
+    assert metrics["test_examples"] == 24 and metrics["counts"] == {}
+    assert set(metrics["metrics"]) == {"exact", "f1"}
 
 
 def test_pretrained_folder_seeds_are_reproducible(hf_dir, shared_data, tmp_path):

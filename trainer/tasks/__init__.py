@@ -73,7 +73,7 @@ class TaskData:
     num_labels: int
     metric: str  # the main metric's key in score()'s dict
     folds: list[Fold]
-    train_examples: int  # distinct examples trained on (summed over folds' test parts for CV)
+    train_examples: int  # distinct examples trained on, all folds together
     test_examples: int
     counts: dict[str, int] = field(default_factory=dict)  # input accounting, bad input
     files: dict[str, str] = field(default_factory=dict)

@@ -98,13 +98,15 @@ def load(cfg: TaskConfig, encoder: TextEncoder) -> TaskData:
         folds = [_fold("test", train, test)]
         n_train, n_test = len(train), len(test)
     else:
-        folds = []
+        folds, trained = [], set()
         for f, held_out in enumerate(kfold(len(features), cfg.folds, cfg.split_seed)):
             held = set(held_out)
-            train = [x for i, x in enumerate(features) if i not in held]
+            train = [i for i in range(len(features)) if i not in held]
             train = capped(train, cfg.max_train_examples, cfg.split_seed, f"rte-train-{f}")
-            test = [features[i] for i in held_out]
-            test = capped(test, cfg.max_test_examples, cfg.split_seed, f"rte-test-{f}")
-            folds.append(_fold(f"fold{f}", train, test))
-        n_train, n_test = len(features), sum(fold.test_examples for fold in folds)
+            test = capped(held_out, cfg.max_test_examples, cfg.split_seed, f"rte-test-{f}")
+            folds.append(
+                _fold(f"fold{f}", [features[i] for i in train], [features[i] for i in test])
+            )
+            trained.update(train)
+        n_train, n_test = len(trained), sum(fold.test_examples for fold in folds)
     return TaskData("rte", "sequence", 2, "accuracy", folds, n_train, n_test, counts, files)
