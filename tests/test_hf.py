@@ -30,12 +30,7 @@ ATOL = 1e-5
 WIKI_PAGES = {"en": 2, "ja": 2, "uk": 2, "bg": 1}  # three scripts: Latin, CJK/kana, Cyrillic
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _wiki_docs(shared_data: Path) -> list:
