@@ -233,17 +233,35 @@ class Run:
         import torch
 
         from schemas.hashing import stable_hash
-        from trainer.data import LoaderConfig, PretrainingData
         from trainer.masking import MaskingConfig
-        from trainer.model import BertConfig, BertForPretraining
 
         self.cfg, self.dist, self.step = cfg, dist, 0
         # Per-rank stream: dropout differs across ranks; DDP broadcasts rank 0's init weights.
         torch.manual_seed(stable_hash(cfg.seed, "torch", dist.rank) & 0x7FFF_FFFF_FFFF_FFFF)
         # cfg.masking is one of MaskingConfig's strategies: argparse choices, re-checked there.
         masking = MaskingConfig(strategy=cfg.masking, mask_rate=cfg.mask_rate)  # type: ignore[arg-type]
+        self.data = self._train_data(masking)
+        self.identity = check_shard_identity(cfg.shards, self.data)
+        if cfg.export_hf:  # fail now, not after training, if the export could not find it
+            shard_tokenizer_dir(cfg.shards[0])
+        self.model = self._new_model().to(dist.device)
+        self.model_cfg = self.model.cfg
+        self.optimizer = make_optimizer(self.model, cfg, dist.device)
+        self.scheduler = make_scheduler(self.optimizer, cfg)
+        if cfg.resume:
+            self.step = load_checkpoint(self)
+        else:
+            self.data.set_epoch(0)
+        self.eval_data = self._eval_data(masking) if cfg.eval_shards else None
+        self.wrapped = dist.wrap(self.model)
+        self.log = self._open_log()
+
+    def _train_data(self, masking):
+        from trainer.data import LoaderConfig, PretrainingData
+
+        cfg, dist = self.cfg, self.dist
         loader_cfg = LoaderConfig(batch_size=cfg.batch_size, seed=cfg.seed, masking=masking)
-        self.data = PretrainingData(
+        data = PretrainingData(
             list(cfg.shards),
             loader_cfg,
             rank=dist.rank,
@@ -251,25 +269,16 @@ class Run:
             num_workers=cfg.num_workers,
             pin_memory=dist.device.type == "cuda",
         )
-        if len(self.data) == 0:
+        if len(data) == 0:
             raise ValueError(f"{cfg.shards}: no batches for rank {dist.rank}; empty shard set?")
-        self.identity = check_shard_identity(cfg.shards, self.data)
-        if cfg.export_hf:  # fail now, not after training, if the export could not find it
-            shard_tokenizer_dir(cfg.shards[0])
-        if cfg.init_from:
-            from trainer.hf import load_hf_for_shards
+        return data
 
-            self.model, fresh = load_hf_for_shards(
-                BertForPretraining,
-                cfg.init_from,
-                self.identity,
-                cfg.shards,
-                self.data.max_seq_len,
-                cfg.dropout,
-            )
-            if dist.is_main:  # a BertModel folder has no pretraining heads: say so
-                print(f"--init_from {cfg.init_from}: fresh {', '.join(fresh) or 'none'}")
-        else:
+    def _new_model(self):
+        """A preset at random init, or --init_from's Hugging Face folder (same vocabulary)."""
+        from trainer.model import BertConfig, BertForPretraining
+
+        cfg = self.cfg
+        if not cfg.init_from:
             model_cfg = BertConfig.preset(
                 cfg.model_size,
                 vocab_size=self.data.vocab_size,
@@ -277,30 +286,42 @@ class Run:
                 attention_dropout=cfg.dropout,
                 max_position_embeddings=max(512, self.data.max_seq_len),
             )
-            self.model = BertForPretraining(model_cfg)
-        self.model_cfg = self.model.cfg
-        self.model.to(dist.device)
-        self.optimizer = make_optimizer(self.model, cfg, dist.device)
-        self.scheduler = make_scheduler(self.optimizer, cfg)
-        if cfg.resume:
-            self.step = load_checkpoint(self)
-        else:
-            self.data.set_epoch(0)
-        self.eval_data = None
-        if cfg.eval_shards:  # fixed order and masks: every evaluation sees the same examples
-            eval_cfg = LoaderConfig(
-                batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False, masking=masking
-            )
-            self.eval_data = PretrainingData(
-                list(cfg.eval_shards), eval_cfg, rank=dist.rank, world_size=dist.world_size
-            )
-            check_shard_identity(cfg.eval_shards, self.eval_data, expect=self.identity)
-        self.wrapped = dist.wrap(self.model)
+            return BertForPretraining(model_cfg)
+        from trainer.hf import load_hf_for_shards
+
+        model, fresh = load_hf_for_shards(
+            BertForPretraining,
+            cfg.init_from,
+            self.identity,
+            cfg.shards,
+            self.data.max_seq_len,
+            cfg.dropout,
+        )
+        if self.dist.is_main:  # a BertModel folder has no pretraining heads: say so
+            print(f"--init_from {cfg.init_from}: fresh {', '.join(fresh) or 'none'}")
+        return model
+
+    def _eval_data(self, masking):
+        """Held-out shards in a fixed order and masks: every evaluation sees the same examples."""
+        from trainer.data import LoaderConfig, PretrainingData
+
+        cfg, dist = self.cfg, self.dist
+        eval_cfg = LoaderConfig(
+            batch_size=cfg.batch_size, seed=cfg.seed, shuffle=False, masking=masking
+        )
+        data = PretrainingData(
+            list(cfg.eval_shards), eval_cfg, rank=dist.rank, world_size=dist.world_size
+        )
+        check_shard_identity(cfg.eval_shards, data, expect=self.identity)
+        return data
+
+    def _open_log(self) -> RunLog:
+        cfg, dist = self.cfg, self.dist
         progress = None
         if dist.is_main:  # the bar on stderr (trainer.progress); log.jsonl is unchanged
             progress = Progress(cfg.max_steps, run_dir=cfg.output, tensorboard=cfg.tensorboard)
-        self.log = RunLog(cfg.output, enabled=dist.is_main, keep_until=self.step, progress=progress)
-        self.log.write(
+        log = RunLog(cfg.output, enabled=dist.is_main, keep_until=self.step, progress=progress)
+        log.write(
             {
                 "event": "start",
                 "step": self.step,
@@ -311,6 +332,7 @@ class Run:
                 "init_from": cfg.init_from or None,
             }
         )
+        return log
 
     @property
     def checkpoint_path(self) -> str:
