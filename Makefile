@@ -68,14 +68,16 @@ evaluate: setup
 	$(PYTHON) -m trainer.evaluate --model $(MODEL) --tasks $(TASKS) --output $(EVAL_OUT) \
 		$(if $(DATA),--data_dir $(DATA))
 
-# A CPU pretraining recipe that learns (docs/experiments/recipe.md): the English corpus, then a
-# tiny encoder keeping a checkpoint every 500 steps (for trainer.probe embryology).
-DEMO_RUN   ?= out/en/demo
-DEMO_FLAGS ?= --model_size tiny --max_steps 4000 --batch_size 32 --lr 3e-3 --warmup_steps 500 \
-	--dropout 0 --mask_rate 0.25 --save_every 500 --keep_checkpoints --threads 2
+# The CPU pretraining recipe of docs/experiments/recipe.md: the English corpus packed as 64-token
+# single segments, then a tiny encoder keeping a checkpoint every 500 steps (for the probes).
+DEMO_OUT   ?= out/en64
+DEMO_RUN   ?= $(DEMO_OUT)/demo
+DEMO_FLAGS ?= --model_size tiny --max_steps 2000 --batch_size 64 --lr 2e-3 --warmup_steps 300 \
+	--dropout 0 --save_every 500 --keep_checkpoints --threads 2
 pretrain-demo: setup
-	test -f out/en/shards/manifest.json || $(MAKE) corpus LANG=en
-	$(PYTHON) -m trainer.pretrain --shards out/en/shards --output $(DEMO_RUN) $(DEMO_FLAGS)
+	test -f $(DEMO_OUT)/shards/manifest.json || env LANG=C.UTF-8 $(PYTHON) -m pipeline.corpus \
+		--lang en --output $(DEMO_OUT) --vocab_size 8000 --max_seq_len 64 --pair none -- $(BEAM_FLAGS)
+	$(PYTHON) -m trainer.pretrain --shards $(DEMO_OUT)/shards --output $(DEMO_RUN) $(DEMO_FLAGS)
 
 # Every analysis of docs/experiments/ on the demo run (and a multilingual run), into $(EXP).
 EXP      ?= out/experiments
@@ -86,11 +88,21 @@ experiments: pretrain-demo
 		--max_sentences 800 --max_texts 3000
 	$(PYTHON) -m trainer.probe contextual --model $(DEMO_RUN) --output $(EXP)/contextual
 	$(PYTHON) -m trainer.evaluate --model $(DEMO_RUN) --tasks sst2,pos --output $(EXP)/finetune $(FT_FLAGS)
+	for p in nsp sop; do \
+		test -f $(DEMO_OUT)/shards_$$p/manifest.json || $(PYTHON) -m pipeline.shards \
+			--input $$(ls -d $(DEMO_OUT)/clean/* | paste -sd, -) --tokenizer $(DEMO_OUT)/tokenizer \
+			--output $(DEMO_OUT)/shards_$$p --max_seq_len 64 --pair $$p $(BEAM_FLAGS) || exit 1; \
+		$(PYTHON) -m trainer.pretrain --shards $(DEMO_OUT)/shards_$$p --output $(DEMO_RUN)_$$p \
+			$(DEMO_FLAGS) || exit 1; \
+	done
+	$(PYTHON) -m trainer.evaluate --model $(DEMO_RUN) --compare $(DEMO_RUN)_nsp $(DEMO_RUN)_sop \
+		--tasks sst2,rte,pos,squad --output $(EXP)/objectives $(FT_FLAGS)
 	test -f out/multi/shards/manifest.json || $(MAKE) corpus LANG=multi
 	$(PYTHON) -m trainer.pretrain --shards out/multi/shards --output $(MULTI_RUN) \
 		--model_size tiny --max_steps 1500 --batch_size 32 --lr 3e-3 --warmup_steps 300 --dropout 0 \
 		--mask_rate 0.25 --save_every 500 --keep_checkpoints --threads 2
-	$(PYTHON) -m trainer.probe multilingual --model $(MULTI_RUN) --output $(EXP)/multilingual
+	$(PYTHON) -m trainer.probe multilingual --model $(MULTI_RUN) --output $(EXP)/multilingual \
+		--max_sentences 600
 
 clean:
 	rm -rf out bench/results.json .pytest_cache

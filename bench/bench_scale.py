@@ -4,7 +4,9 @@ as the corpus grows (1x, 4x, 16x the same real text).
 Corpora, built once per size under ``--work`` and reused by later runs:
   clean          the English Wikipedia fragment (6.1 MB of XML) as N dump files; copy k has its
                  page ids shifted by k * 10^8 and its page order shuffled (seeded). Dedup is off,
-                 since the copies are duplicates by construction.
+                 since the copies are duplicates by construction; ``--jobs clean_dedup`` runs
+                 it with dedup on (every copy after the first is dropped as a duplicate, but
+                 every document still goes through dedup's groupings).
   vocab, shards  the cleaned documents of every wiki dump and book in the data folder, N copies;
                  copy k has doc ids suffixed ``#k`` and, for k > 0, each document's sentence order
                  shuffled (seeded), so no two copies hold the same sentence pairs.
@@ -38,8 +40,9 @@ from bench.bench_pack import VOCAB, WIKI_EN, _shared_data
 
 REPO = Path(__file__).resolve().parent.parent
 JOBS = ("clean", "vocab", "shards")
+OPTIONAL_JOBS = ("clean_dedup",)  # clean with exact + near dedup on: copies are duplicates
 WORKERS = {1: [], 2: ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
-UNITS = {"clean": "xml_mb", "vocab": "words", "shards": "tokens"}
+UNITS = {"clean": "xml_mb", "clean_dedup": "xml_mb", "vocab": "words", "shards": "tokens"}
 SEED = 0
 _PAGE_ID = re.compile(rb"(<page>.*?<id>)(\d+)(</id>)", re.S)
 
@@ -217,7 +220,10 @@ def tokenizer(data: Path, work: Path, repo: Path) -> str:
 
 
 def job_command(job: str, corpus: str, out: Path, tok: str | None) -> list[str]:
-    argv = [sys.executable, "-m", f"pipeline.{job}", "--input", corpus, "--output", str(out)]
+    module = "clean" if job == "clean_dedup" else job
+    argv = [sys.executable, "-m", f"pipeline.{module}", "--input", corpus, "--output", str(out)]
+    if job == "clean_dedup":
+        return [*argv, "--source", "wiki", "--lang", "en"]
     if job == "clean":
         return [*argv, "--source", "wiki", "--lang", "en", "--no_exact_dedup", "--no_near_dedup"]
     if job == "vocab":
@@ -228,7 +234,7 @@ def job_command(job: str, corpus: str, out: Path, tok: str | None) -> list[str]:
 
 def units_of(job: str, out: Path, input_mb: float) -> float:
     """What the job's rate counts: MB of XML (clean), words (vocab), tokens (shards)."""
-    if job == "clean":
+    if job.startswith("clean"):
         return input_mb
     counters = json.loads((out / "stats.json").read_text())["counters"]
     return counters[UNITS[job]]
@@ -250,8 +256,8 @@ def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
 
 def corpora_for(size: int, jobs: list[str], args) -> dict:
     corpora: dict = {}
-    if "clean" in jobs:
-        corpora["clean"] = xml_corpus(size, args.data, args.work)
+    if {"clean", "clean_dedup"} & set(jobs):
+        corpora["clean"] = corpora["clean_dedup"] = xml_corpus(size, args.data, args.work)
     if {"vocab", "shards"} & set(jobs):
         base = base_docs(args.data, args.work, args.repo)
         corpora["vocab"] = corpora["shards"] = doc_corpus(size, base, args.work, args.repo)
@@ -294,7 +300,7 @@ def markdown(runs: dict) -> str:
         "| 1 → 2 workers | per CPU-second, 1 worker |",
         "|---|---|---|---|---|---|---|",
     ]
-    for job in JOBS:
+    for job in JOBS + OPTIONAL_JOBS:
         for size, by_w in sorted(runs.get(job, {}).items(), key=lambda kv: int(kv[0][:-1])):
             one, two = by_w.get("1w", {}), by_w.get("2w", {})
             rss = " / ".join(str(r.get("peak_rss_mb", "—")) for r in (one, two))
@@ -328,7 +334,9 @@ def merge_results(path: Path, key: str, runs: dict, meta: dict) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1,4,16", help="comma list of replication factors")
-    parser.add_argument("--jobs", default=",".join(JOBS), help="comma list of clean,vocab,shards")
+    parser.add_argument(
+        "--jobs", default=",".join(JOBS), help="comma list of clean,vocab,shards (and clean_dedup)"
+    )
     parser.add_argument("--workers", default="1,2", help="comma list of worker counts (1, 2)")
     parser.add_argument("--data", type=Path, default=_shared_data(), help="../shared/data")
     parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose jobs are run")
@@ -339,8 +347,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     args.work, args.repo = args.work.resolve(), args.repo.resolve()
     jobs = [j for j in args.jobs.split(",") if j]
-    if unknown := set(jobs) - set(JOBS):
-        parser.error(f"unknown jobs {sorted(unknown)}; choose from {JOBS}")
+    if unknown := set(jobs) - set(JOBS) - set(OPTIONAL_JOBS):
+        parser.error(f"unknown jobs {sorted(unknown)}; choose from {JOBS + OPTIONAL_JOBS}")
     runs: dict = {}
     for size in (int(s) for s in args.sizes.split(",")):
         corpora = corpora_for(size, jobs, args)

@@ -10,6 +10,7 @@ import apache_beam as beam
 import pytest
 from apache_beam.testing.util import assert_that, equal_to
 
+from transforms.shared import spill
 from transforms.shared.spill import (
     GroupThroughFiles,
     delete_temp_dir,
@@ -37,7 +38,9 @@ def test_write_run_segments_hold_each_partition_sorted(tmp_path):
         assert keys == sorted(k for p, k, _ in recs if p == partition)
 
 
-def test_merge_of_many_runs_equals_one_sort(tmp_path):
+@pytest.mark.parametrize("fan_in", [2, 128])  # 2: merged in passes through new run files
+def test_merge_of_many_runs_equals_one_sort(tmp_path, monkeypatch, fan_in):
+    monkeypatch.setattr(spill, "MAX_FAN_IN", fan_in)
 
     records = _records(300)
     by_partition: dict[str, list] = {}

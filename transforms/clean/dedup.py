@@ -34,7 +34,7 @@ from transforms.clean.ngrams import ngram_hash
 from transforms.read.rawdoc import RawDoc
 from transforms.shared.accounting import BeamCount, Count, dropped
 from transforms.shared.alphabets import UNSPACED
-from transforms.shared.spill import GroupByKeyThroughFiles
+from transforms.shared.spill import DeleteWhenDone, GroupByKeyThroughFiles
 
 DROPPED_DUPLICATE = dropped("duplicate")
 DROPPED_NEAR_DUPLICATE = dropped("near_duplicate")
@@ -219,18 +219,19 @@ class Deduplicate(beam.PTransform):
     Counters: dropped_duplicate, dropped_near_duplicate.
 
     Every grouping (exact keys, bands, the join of marks to documents) goes through spill
-    files under ``temp_dir`` (the caller deletes it; default a local temporary folder), so
-    memory holds one group at a time, not the corpus."""
+    files under ``temp_dir`` (default a local temporary folder; deleted once every document
+    is resolved), so memory holds one group at a time, not the corpus."""
 
     def __init__(self, cfg: DedupConfig = DedupConfig(), temp_dir: str | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        self.temp_dir = temp_dir or tempfile.mkdtemp(prefix="bertcorpus-spill-")
+        self.temp_dir = temp_dir
 
     def expand(self, docs):
         cfg = self.cfg
         if not (cfg.exact or cfg.near):
             return docs
+        temp_dir = self.temp_dir or tempfile.mkdtemp(prefix="bertcorpus-spill-")
         keys = docs | "DedupKeys" >> beam.ParDo(_DedupKeysFn(cfg)).with_outputs(
             BANDS_TAG, main="exact"
         )
@@ -238,21 +239,22 @@ class Deduplicate(beam.PTransform):
         if cfg.exact:
             marks.append(
                 keys.exact
-                | "GroupExact" >> GroupByKeyThroughFiles(FileSystems.join(self.temp_dir, "exact"))
+                | "GroupExact" >> GroupByKeyThroughFiles(FileSystems.join(temp_dir, "exact"))
                 | "ExactLosers" >> beam.FlatMap(_mark_exact)
             )
         if cfg.near:
             marks.append(
                 keys[BANDS_TAG]
-                | "GroupBand" >> GroupByKeyThroughFiles(FileSystems.join(self.temp_dir, "bands"))
+                | "GroupBand" >> GroupByKeyThroughFiles(FileSystems.join(temp_dir, "bands"))
                 | "NearLosers" >> beam.FlatMap(_mark_near, cfg.threshold)
             )
         all_marks = marks[0] if len(marks) == 1 else tuple(marks) | "AllMarks" >> beam.Flatten()
         by_id = docs | "ById" >> beam.Map(lambda d: (d.doc_id, (_DOC, d)))
         tagged = all_marks | "TagMarks" >> beam.Map(lambda kv: (kv[0], (_MARK, kv[1])))
-        return (
+        kept = (
             (by_id, tagged)
-            | "DocsAndMarks" >> beam.Flatten()
-            | "JoinMarks" >> GroupByKeyThroughFiles(FileSystems.join(self.temp_dir, "join"))
+            | "JoinMarks" >> GroupByKeyThroughFiles(FileSystems.join(temp_dir, "join"))
             | "Resolve" >> beam.ParDo(_ResolveFn())
         )
+        _ = kept | "DeleteSpill" >> DeleteWhenDone(temp_dir)
+        return kept

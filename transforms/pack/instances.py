@@ -32,7 +32,7 @@ from transforms.shared.accounting import (
     Rejected,
     dropped,
 )
-from transforms.shared.spill import GroupThroughFiles, read_partition
+from transforms.shared.spill import DeleteWhenDone, GroupThroughFiles, read_partition
 
 DROPPED_TOO_SHORT = dropped("too_short")
 EXAMPLES_WRITTEN = "examples_written"
@@ -152,8 +152,8 @@ class PackExamples(beam.PTransform):
 
     NSP groups documents into ``num_buckets`` seeded-random buckets so negatives are drawn
     from a bounded set of other documents; the grouping goes through spill files under
-    ``temp_dir`` (the caller deletes it; default a local temporary folder), so memory holds
-    one bucket, not the corpus. Counters: emitted, dropped_too_short, failed;
+    ``temp_dir`` (default a local temporary folder; deleted once every bucket is packed), so
+    memory holds one bucket, not the corpus. Counters: emitted, dropped_too_short, failed;
     info: examples_written, tokens_written, nsp_next/nsp_random/sop_*/single_segment, ...
     """
 
@@ -164,15 +164,19 @@ class PackExamples(beam.PTransform):
         self.cfg = cfg
         self.vocab = vocab
         self.num_buckets = num_buckets
-        self.temp_dir = temp_dir or tempfile.mkdtemp(prefix="bertcorpus-spill-")
+        self.temp_dir = temp_dir
 
     def expand(self, docs):
         if self.cfg.pair_task == "nsp":
+            temp_dir = self.temp_dir or tempfile.mkdtemp(prefix="bertcorpus-spill-")
             docs = (
                 docs
                 | "KeyByBucket" >> beam.Map(_bucket, self.num_buckets, self.cfg.seed)
-                | "GroupBuckets" >> GroupThroughFiles(self.temp_dir)
+                | "GroupBuckets" >> GroupThroughFiles(temp_dir)
             )
-        return docs | "Pack" >> beam.ParDo(_PackFn(self.cfg, self.vocab)).with_outputs(
+        packed = docs | "Pack" >> beam.ParDo(_PackFn(self.cfg, self.vocab)).with_outputs(
             REJECTED_TAG, main="examples"
         )
+        if self.cfg.pair_task == "nsp":  # the buckets are read: free their disk now
+            _ = packed.examples | "DeleteSpill" >> DeleteWhenDone(temp_dir)
+        return packed

@@ -38,6 +38,7 @@ RUN_SUFFIX = ".run"
 DEFAULT_BUDGET_BYTES = 64 << 20
 _RECORD_OVERHEAD = 120  # bytes of Python objects per buffered record besides its payload
 _LEN = 4  # little-endian length prefix of each pickled (sort key, value) payload
+MAX_FAN_IN = 128  # segments merged at once: open files and read buffers per merge
 
 # (run file path, first byte, end byte) of one partition's records in one run file
 Segment = tuple[str, int, int]
@@ -85,11 +86,33 @@ def read_segment(segment: Segment) -> Iterator[tuple[Any, bytes, Any]]:
             yield key, payload, value
 
 
+def _merged(segments: list[Segment]) -> Iterator[tuple[Any, bytes, Any]]:
+    streams = [read_segment(s) for s in segments]
+    return heapq.merge(*streams, key=lambda r: (r[0], r[1]))
+
+
+def _merge_into_run(segments: list[Segment]) -> Segment:
+    """Merge ``segments`` into one new run file beside the first: one segment instead of many."""
+    path = f"{segments[0][0]}.merged-{uuid.uuid4().hex}{RUN_SUFFIX}"
+    size = 0
+    with FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED) as f:
+        for _, payload, _ in _merged(segments):
+            f.write(len(payload).to_bytes(_LEN, "little"))
+            f.write(payload)
+            size += _LEN + len(payload)
+    return path, 0, size
+
+
 def read_partition(segments: Iterable[Segment]) -> Iterator[tuple[Any, Any]]:
     """(sort key, value) of every record of one partition, sorted by (key, payload bytes):
-    a k-way merge of sorted segments that holds one record per segment in memory."""
-    streams = [read_segment(s) for s in sorted(set(segments))]
-    for key, _, value in heapq.merge(*streams, key=lambda r: (r[0], r[1])):
+    a k-way merge of sorted segments that holds one record per segment in memory. More than
+    MAX_FAN_IN segments (a large corpus: many runs) are first merged in passes of MAX_FAN_IN,
+    so open files and read buffers stay bounded too."""
+    ordered = sorted(set(segments))
+    while len(ordered) > MAX_FAN_IN:
+        groups = [ordered[i : i + MAX_FAN_IN] for i in range(0, len(ordered), MAX_FAN_IN)]
+        ordered = [_merge_into_run(g) if len(g) > 1 else g[0] for g in groups]
+    for key, _, value in _merged(ordered):
         yield key, value
 
 
@@ -164,7 +187,12 @@ def _keyed(kv: tuple[Any, Any], partitions: int) -> tuple[int, tuple[Any, Any]]:
 class GroupByKeyThroughFiles(beam.PTransform):
     """(key, value) -> (key, [values]), like GroupByKey, with memory for one group at a time
     rather than all of them. Keys must be orderable; each group's values come in the order
-    of their pickled bytes, so it is the same on every runner."""
+    of their pickled bytes, so it is the same on every runner.
+
+    Takes one PCollection or a tuple of them (a join): each input is spilled where it is
+    produced, so only the small segment records are flattened. (A Flatten of the inputs
+    themselves would make the local runner hold them all in memory as the next stage's input.)
+    """
 
     def __init__(self, temp_dir: str, *, partitions: int = 64) -> None:
         super().__init__()
@@ -172,11 +200,30 @@ class GroupByKeyThroughFiles(beam.PTransform):
         self.partitions = partitions
 
     def expand(self, pairs):
+        inputs = pairs if isinstance(pairs, tuple) else (pairs,)
+        spilled = [
+            pc
+            | f"Partition{i}" >> beam.Map(_keyed, self.partitions)
+            | f"SpillRuns{i}" >> beam.ParDo(_SpillFn(self.temp_dir, DEFAULT_BUDGET_BYTES))
+            for i, pc in enumerate(inputs)
+        ]
+        segments = spilled[0] if len(spilled) == 1 else tuple(spilled) | "All" >> beam.Flatten()
+        return segments | "GroupSegments" >> beam.GroupByKey() | "Regroup" >> beam.FlatMap(_regroup)
+
+
+class DeleteWhenDone(beam.PTransform):
+    """Delete ``temp_dir`` once every element of the input exists: the input is the output of
+    the last step that reads it, and a global count cannot finish before that step has."""
+
+    def __init__(self, temp_dir: str) -> None:
+        super().__init__()
+        self.temp_dir = temp_dir
+
+    def expand(self, done):
         return (
-            pairs
-            | "Partition" >> beam.Map(_keyed, self.partitions)
-            | "Spill" >> GroupThroughFiles(self.temp_dir)
-            | "Regroup" >> beam.FlatMap(_regroup)
+            done
+            | "Count" >> beam.combiners.Count.Globally()
+            | "Delete" >> beam.Map(delete_temp_dir, self.temp_dir)
         )
 
 
