@@ -186,9 +186,7 @@ def _to_ours(
     return out
 
 
-def from_hf_state_dict(
-    hf_sd: dict[str, torch.Tensor], model: Any, where: str
-) -> list[str]:
+def from_hf_state_dict(hf_sd: dict[str, torch.Tensor], model: Any, where: str) -> list[str]:
     """Copy an HF state dict into ``model``; returns the optional parts that started fresh."""
     cfg = model.cfg
     given = _to_ours(hf_sd, cfg, where)
