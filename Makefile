@@ -72,8 +72,8 @@ evaluate: setup
 # single segments, then a tiny encoder keeping a checkpoint every 500 steps (for the probes).
 DEMO_OUT   ?= out/en64
 DEMO_RUN   ?= $(DEMO_OUT)/demo
-DEMO_FLAGS ?= --model_size tiny --max_steps 2000 --batch_size 64 --lr 2e-3 --warmup_steps 300 \
-	--dropout 0 --save_every 500 --keep_checkpoints --threads 2
+DEMO_FLAGS ?= --model_size tiny --max_steps 4000 --batch_size 64 --lr 2e-3 --warmup_steps 300 \
+	--dropout 0 --save_every 1000 --keep_checkpoints --threads 2
 pretrain-demo: setup
 	test -f $(DEMO_OUT)/shards/manifest.json || env LANG=C.UTF-8 $(PYTHON) -m pipeline.corpus \
 		--lang en --output $(DEMO_OUT) --vocab_size 8000 --max_seq_len 64 --pair none -- $(BEAM_FLAGS)

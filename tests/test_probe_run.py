@@ -17,14 +17,7 @@ from trainer.pretrain import parse_args
 from trainer.probe import main as probe_main
 
 QUICK_PROBE = ["--threads", "1", "--max_iter", "20", "--max_sentences", "12"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
