@@ -37,7 +37,7 @@ TOKENIZER_FILES = (
 
 
 def is_hf_dir(path: str) -> bool:
-    """A folder with a ``config.json`` (whether its weights are sound is load_hf's job)."""
+    """A folder with a ``config.json`` (whether its weights are sound is build_from_hf's job)."""
     return os.path.isfile(os.path.join(path, CONFIG_FILE))
 
 
