@@ -33,10 +33,10 @@ import re
 import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from bench.bench_pack import VOCAB, WIKI_EN, _shared_data
+from bench.process_tree import watch
 
 REPO = Path(__file__).resolve().parent.parent
 JOBS = ("clean", "vocab", "shards")
@@ -59,25 +59,12 @@ def _python(repo: Path, code: str, *args: str) -> str:
 
 def measure(cmd: list[str], repo: Path, timeout: float) -> dict:
     """Run ``cmd``; wall and CPU seconds and the peak RSS of its process tree, summed."""
-    import psutil
-
     env = {**os.environ, "PYTHONPATH": str(repo), "RAYON_NUM_THREADS": "1"}
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
     proc = subprocess.Popen(
         cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
-    root, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        try:
-            procs = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in procs))
-        except psutil.Error:
-            pass
-        if time.perf_counter() - started > timeout:
-            proc.kill()
-        time.sleep(0.02)
-    seconds = time.perf_counter() - started
+    seconds, peak = watch(proc, timeout)
     err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)

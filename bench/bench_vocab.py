@@ -19,8 +19,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench.process_tree import watch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -66,19 +67,8 @@ def _corpus(quick: bool):
 
 
 def _measure(cmd: list[str], env: dict) -> dict:
-    import psutil
-
-    started = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    root, peak = psutil.Process(proc.pid), 0
-    while proc.poll() is None:
-        try:
-            procs = [root, *root.children(recursive=True)]
-            peak = max(peak, sum(p.memory_info().rss for p in procs))
-        except psutil.Error:
-            pass
-        time.sleep(0.02)
-    seconds = time.perf_counter() - started
+    seconds, peak = watch(proc)
     out, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:4]} failed: {err.decode()[-2000:]}")
