@@ -62,10 +62,11 @@ def input_dirs(value: str) -> list[str]:
 def build(p, inputs: list[str], output: str, cfg) -> None:
     """Add the vocab job's steps to pipeline ``p``."""
     import apache_beam as beam
+    from apache_beam.io.filesystems import FileSystems
 
     from schemas.document import DOCUMENT_SCHEMA
     from transforms.shared.accounting import REJECTED_TAG
-    from transforms.shared.shardio import ReadShardSet, WriteRejected
+    from transforms.shared.shardio import SPILL_DIR, ReadShardSet, WriteRejected
     from transforms.vocab.counting import HOLDOUT_TAG, CountWords, RouteDocs, SelectTrainingWords
     from transforms.vocab.report import EvaluateHoldout, write_tokenizer_dir
     from transforms.vocab.train import train_from_selection
@@ -73,7 +74,7 @@ def build(p, inputs: list[str], output: str, cfg) -> None:
     routed = p | "Read" >> ReadShardSet(inputs, schema=DOCUMENT_SCHEMA) | "Route" >> RouteDocs(cfg)
     trained = (
         routed["train"]
-        | "CountWords" >> CountWords(cfg)
+        | "CountWords" >> CountWords(cfg, temp_dir=FileSystems.join(output, SPILL_DIR))
         | "SelectWords" >> SelectTrainingWords(cfg)
         | "Train" >> beam.Map(train_from_selection, cfg)
     )
@@ -85,15 +86,32 @@ def build(p, inputs: list[str], output: str, cfg) -> None:
 
 
 def run(argv: list[str] | None = None) -> dict:
-    """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
+    """Run the job as a command (a user error: one ``error:`` line, exit 2); returns the stats
+    dict also written to OUTPUT/stats.json."""
+    from schemas.cli import run_command
+
+    return run_command(_run, argv)
+
+
+def _run(argv: list[str]) -> dict:
     from pipeline.job import new_pipeline, run_and_record
+    from schemas.cli import user_errors
+    from schemas.document import DOCUMENT_SCHEMA
+    from schemas.run_record import absolute
+    from transforms.shared.shardio import check_shard_sets
 
     args, p = new_pipeline(
         argv, prog="python -m pipeline.vocab", doc=__doc__, add_args=add_vocab_args
     )
-    cfg = config_from_args(args)
-    build(p, input_dirs(args.input), args.output, cfg)
-    return run_and_record(p, job="vocab", output=args.output, manifest=False, config=asdict(cfg))
+    with user_errors(ValueError):  # the config's checks of flag values
+        cfg = config_from_args(args)
+    inputs = input_dirs(args.input)
+    check_shard_sets(inputs, schema=DOCUMENT_SCHEMA, flag="--input")
+    build(p, inputs, args.output, cfg)
+    settings = {"config": asdict(cfg), "inputs": [absolute(d) for d in inputs]}
+    return run_and_record(
+        p, job="vocab", output=args.output, manifest=False, settings=settings, config=asdict(cfg)
+    )
 
 
 if __name__ == "__main__":

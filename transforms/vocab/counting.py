@@ -1,7 +1,7 @@
 """Vocabulary stage: cleaned docs -> smoothed word counts -> trained tokenizer -> TOK_DIR.
 
     docs -> Route (holdout by bucket_of(doc_id)) -> CountWords (per-bundle dict)
-         -> CombinePerKey(sum) over (lang, word) -> per-language totals -> smoothing
+         -> sum over (lang, word) through spill files -> per-language totals -> smoothing
          -> Top(max_words) -> train -> evaluate on held-out docs -> write TOK_DIR + report
 
 Smoothing (mBERT): language l with n_l of N words is sampled with p_l ∝ (n_l/N)^alpha, so
@@ -12,6 +12,7 @@ milli-counts so that sums are exact in any order and the output is reproducible.
 from __future__ import annotations
 
 import collections
+import tempfile
 from collections.abc import Iterable, Mapping
 
 import apache_beam as beam
@@ -28,6 +29,7 @@ from transforms.shared.accounting import (
     Rejected,
     dropped,
 )
+from transforms.shared.spill import DeleteWhenDone, GroupByKeyThroughFiles
 from transforms.vocab.config import MILLI, VocabConfig
 from transforms.vocab.pretokenize import is_cjk, is_punctuation, pretokenize
 from transforms.vocab.train import residues_of
@@ -36,6 +38,9 @@ DROPPED_HOLDOUT = dropped("holdout")  # not counted: tokenised for the report in
 WORDS = "words"  # words counted (training docs)
 HOLDOUT_WORDS = "holdout_words"
 _HOLDOUT_BUCKETS = 1_000_000
+# Spill partitions of the word counts: each is summed alone, so the peak holds ~1/16 of the
+# distinct words' partial counts; more partitions only add small segment records.
+_PARTITIONS = 16
 
 
 def is_holdout(doc_id: str, cfg: VocabConfig) -> bool:
@@ -235,19 +240,33 @@ class _CharCountsFn(_BundleSumFn):
         return (((lang, c), n) for c in word)
 
 
-class CountWords(beam.PTransform):
-    """Training doc rows -> ((lang, word), count). Counters: emitted, dropped_empty, words."""
+def _summed(kv: tuple[tuple[str, str], list[int]]) -> tuple[tuple[str, str], int]:
+    return kv[0], sum(kv[1])
 
-    def __init__(self, cfg: VocabConfig) -> None:
+
+class CountWords(beam.PTransform):
+    """Training doc rows -> ((lang, word), count). Counters: emitted, dropped_empty, words.
+
+    The per-bundle counts are summed through spill files under ``temp_dir`` (default a local
+    temporary folder, deleted once summed), not with CombinePerKey: the local runner would
+    hold every bundle's partial counts at once, i.e. memory growing with the corpus (bundles x
+    distinct words) rather than with its vocabulary."""
+
+    def __init__(self, cfg: VocabConfig, temp_dir: str | None = None) -> None:
         super().__init__()
         self.cfg = cfg
+        self.temp_dir = temp_dir
 
     def expand(self, rows):
-        return (
+        temp_dir = self.temp_dir or tempfile.mkdtemp(prefix="bertcorpus-spill-")
+        counts = (
             rows
             | "CountPerBundle" >> beam.ParDo(_CountWordsFn(self.cfg))
-            | "Sum" >> beam.CombinePerKey(sum)
+            | "Group" >> GroupByKeyThroughFiles(temp_dir, partitions=_PARTITIONS)
+            | "Sum" >> beam.Map(_summed)
         )
+        _ = counts | "DeleteSpill" >> DeleteWhenDone(temp_dir)
+        return counts
 
 
 def _selection(words: list, stats: dict, lang_chars: list, cfg: VocabConfig) -> dict:
