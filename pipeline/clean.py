@@ -3,10 +3,13 @@ sentences -> Arrow shards (schemas.document.DOCUMENT_SCHEMA).
 
     python -m pipeline.clean --source {wiki,books,protein,text} --input GLOB_OR_URI \\
         --output DIR [--lang CODE[,CODE]|auto] [--text_format lines|blank_line|file|jsonl|tsv]
-        [--num_shards 16] [--seed 0] [--min_chars N|none] [--no_near_dedup] [Beam flags]
+        [--num_shards 16] [--seed 0] [--min_chars N|none] [--no_near_dedup]
+        [--keep_dropped [FRACTION]] [--overwrite] [--debug] [Beam flags]
 
 Writes DIR/docs-NNNNN.arrow (sorted by doc_id), DIR/manifest.json, DIR/stats.json (counters
 and the ledger input = emitted + dropped + failed) and DIR/rejected/*.jsonl (dead letters).
+With --keep_dropped, documents the cleaning steps drop go to DIR/dropped/<step>/ with their reason
+(transforms/shared/exclusions.py); pages the readers skip (redirects, ...) are only counted.
 Every flag not listed by ``--help`` goes to Beam untouched (runner, workers, Dataflow project).
 """
 
@@ -28,6 +31,7 @@ if TYPE_CHECKING:  # the transforms import Beam: kept out of the way of an insta
     from transforms.clean.quality import QualityConfig
     from transforms.clean.sentences import SentenceConfig
     from transforms.read.config import ReaderConfig
+    from transforms.shared.exclusions import KeepDropped
 
 _QUALITY_BOUNDS = ("min_chars", "max_chars", "min_words", "max_words")
 
@@ -40,6 +44,16 @@ def _bound(value: str) -> str:
     return value.lower()
 
 
+def _fraction(value: str) -> float:
+    try:
+        fraction = float(value)
+    except ValueError:
+        fraction = -1.0
+    if not 0.0 < fraction <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in (0, 1], got {value!r}")
+    return fraction
+
+
 def add_clean_args(parser) -> None:
     """Our flags (everything else goes to Beam, see pipeline.job)."""
     parser.add_argument("--source", required=True, choices=SOURCES)
@@ -49,7 +63,13 @@ def add_clean_args(parser) -> None:
         "--lang", default="auto", help="CODE[,CODE]: keep only these languages; auto: keep all"
     )
     parser.add_argument("--lang_hint", default=None, help="language of the whole input, if known")
-    parser.add_argument("--text_format", default="lines", choices=TEXT_FORMATS)
+    parser.add_argument(
+        "--text_format",
+        default=None,
+        choices=TEXT_FORMATS,
+        help="--source text: the files' format (default: per file from the extension, under "
+        "any .gz/.bz2/.zst suffix: .jsonl/.json -> jsonl, .tsv -> tsv, otherwise lines)",
+    )
     parser.add_argument("--text_field", default="text", help="jsonl field holding the text")
     parser.add_argument("--tsv_columns", default="id,lang,text", help="tsv column names")
     parser.add_argument(
@@ -71,6 +91,18 @@ def add_clean_args(parser) -> None:
     parser.add_argument("--minhash_perm", type=int, default=128)
     parser.add_argument("--minhash_bands", type=int, default=16)
     parser.add_argument("--shingle", type=int, default=5, help="words (chars for CJK/protein)")
+    parser.add_argument(
+        "--keep_dropped",
+        nargs="?",
+        type=_fraction,
+        const=1.0,
+        default=None,
+        metavar="FRACTION",
+        help="write the documents the cleaning steps drop (normalize, quality, langid, dedup, "
+        "sentences), with their reason, to OUTPUT/dropped/<step>/ (Arrow, the document schema "
+        "+ drop_reason); FRACTION (default 1) keeps a sample chosen by a hash of --seed and "
+        "doc_id. Reader skips (wiki redirects, other namespaces, empty pages) are only counted",
+    )
 
 
 @dataclass(frozen=True)
@@ -86,6 +118,7 @@ class CleanConfig:
     sentences: SentenceConfig
     num_shards: int = 16
     seed: int = 0
+    keep_dropped: KeepDropped | None = None  # None: dropped documents are only counted
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, ensure_ascii=False, default=str)
@@ -98,7 +131,7 @@ def config_from_args(args) -> CleanConfig:
     from transforms.clean.normalize import NormalizeConfig
     from transforms.clean.quality import quality_preset
     from transforms.clean.sentences import SentenceConfig
-    from transforms.read.config import ReaderConfig
+    from transforms.read.config import ReaderConfig, text_format_of_input
 
     reader = ReaderConfig(
         text_format=args.text_format,
@@ -109,7 +142,8 @@ def config_from_args(args) -> CleanConfig:
     )
     quality = None
     if not args.no_quality:
-        quality = quality_preset(args.source, args.text_format)
+        text_format = args.text_format or text_format_of_input(args.input)
+        quality = quality_preset(args.source, text_format)
         bounds = {n: getattr(args, n) for n in _QUALITY_BOUNDS if getattr(args, n) is not None}
         overrides: dict[str, Any] = {
             n: None if v in ("none", "off") else int(v) for n, v in bounds.items()
@@ -136,6 +170,22 @@ def config_from_args(args) -> CleanConfig:
         sentences=SentenceConfig(),
         num_shards=args.num_shards,
         seed=args.seed,
+        keep_dropped=_keep_dropped(args),
+    )
+
+
+def _keep_dropped(args) -> KeepDropped | None:
+    from apache_beam.io.filesystems import FileSystems
+
+    from transforms.shared.exclusions import DROPPED_DIR, KeepDropped
+
+    if args.keep_dropped is None:
+        return None
+    return KeepDropped(
+        output_dir=FileSystems.join(args.output, DROPPED_DIR),
+        fraction=args.keep_dropped,
+        seed=args.seed,
+        num_shards=args.num_shards,
     )
 
 
@@ -184,17 +234,18 @@ def build(p, cfg: CleanConfig) -> None:
 
     docs, rejected = p | "Read" >> ReadSource(cfg.source, cfg.input, cfg.reader)
     dead_letters = [rejected]
-    docs, rejected = docs | "Normalize" >> Normalize(cfg.normalize)
+    keep = cfg.keep_dropped  # None: the steps only count what they drop
+    docs, rejected = docs | "Normalize" >> Normalize(cfg.normalize, keep)
     dead_letters.append(rejected)
     if cfg.quality is not None:
-        docs, rejected = docs | "Quality" >> QualityFilter(cfg.quality)
+        docs, rejected = docs | "Quality" >> QualityFilter(cfg.quality, keep)
         dead_letters.append(rejected)
-    docs, rejected = docs | "LangId" >> IdentifyLanguage(cfg.langid)
+    docs, rejected = docs | "LangId" >> IdentifyLanguage(cfg.langid, keep)
     dead_letters.append(rejected)
     # Dedup spills under OUTPUT/_spill, which WriteShards removes after the manifest.
     spill = FileSystems.join(cfg.output, SPILL_DIR, "dedup")
-    docs = docs | "Dedup" >> Deduplicate(cfg.dedup, temp_dir=spill)
-    docs, rejected = docs | "Sentences" >> SplitSentences(cfg.sentences)
+    docs = docs | "Dedup" >> Deduplicate(cfg.dedup, temp_dir=spill, keep=keep)
+    docs, rejected = docs | "Sentences" >> SplitSentences(cfg.sentences, keep)
     dead_letters.append(rejected)
     _ = (
         docs
@@ -208,16 +259,46 @@ def build(p, cfg: CleanConfig) -> None:
 
 
 def run(argv: list[str] | None = None) -> dict:
-    """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
+    """Run the job as a command (a user error: one ``error:`` line, exit 2); returns the stats
+    dict also written to OUTPUT/stats.json."""
+    from schemas.cli import run_command
+
+    return run_command(_run, argv)
+
+
+def run_settings(cfg: CleanConfig) -> dict:
+    """What defines a clean run (schemas/run_record.py): the config, inputs made absolute,
+    without the output folder it is written to."""
+    from schemas.run_record import absolute
+
+    settings = json.loads(cfg.to_json())
+    settings.pop("output")
+    if isinstance(settings.get("keep_dropped"), dict):
+        settings["keep_dropped"].pop("output_dir", None)
+    settings["input"] = [absolute(p.strip()) for p in cfg.input.split(",") if p.strip()]
+    return settings
+
+
+def _run(argv: list[str]) -> dict:
     from pipeline.job import new_pipeline, run_and_record
+    from schemas.cli import user_errors
 
     args, p = new_pipeline(
         argv, prog="python -m pipeline.clean", doc=__doc__, add_args=add_clean_args
     )
-    cfg = config_from_args(args)
+    with user_errors(ValueError):  # the configs' checks of flag values
+        cfg = config_from_args(args)
     build(p, cfg)
+    from transforms.shared.exclusions import exclusion_stats
+
     return run_and_record(
-        p, job="clean", output=cfg.output, manifest=True, config=json.loads(cfg.to_json())
+        p,
+        job="clean",
+        output=cfg.output,
+        manifest=True,
+        extra=lambda _, counters: exclusion_stats(counters, cfg.keep_dropped),
+        settings=run_settings(cfg),
+        config=json.loads(cfg.to_json()),
     )
 
 

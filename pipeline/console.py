@@ -4,8 +4,9 @@ Beam's DirectRunner logs ~100 WARNING lines per job ("No semi_persistent_directo
 "Discarding unparseable args"), most of them from worker processes it starts: those write
 straight to file descriptor 2, so muting Python loggers alone cannot silence them. A job
 therefore runs with fd 2 pointed at a temporary file (``captured_stderr``); the capture is
-replayed when the job fails and shown as it happens with ``--verbose``. The progress line
-(``Ticker``) writes to the original terminal, only when it is one.
+replayed when the job fails (not for a user error: its one line says it all) and shown as it
+happens with ``--verbose``. The progress line (``Ticker``) writes to the original terminal,
+only when it is one.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+
+from schemas.cli import UserError
 
 NOISY_LOGGERS = ("apache_beam", "absl", "urllib3", "google", "matplotlib", "tensorflow")
 REPLAY_LINES = 60  # tail of the captured log shown when a job fails
@@ -51,11 +54,12 @@ def captured_stderr(enabled: bool = True) -> Iterator[int]:
         os.dup2(log.fileno(), 2)
         try:
             yield real
-        except BaseException:
+        except BaseException as exc:
             _restore(real)
-            log.seek(0)
-            tail = log.read().decode("utf-8", "replace").splitlines()[-REPLAY_LINES:]
-            print("\n".join(["-- last lines of the job's log --", *tail]), file=sys.stderr)
+            if not isinstance(exc, UserError):  # a user error's one line says it all
+                log.seek(0)
+                tail = log.read().decode("utf-8", "replace").splitlines()[-REPLAY_LINES:]
+                print("\n".join(["-- last lines of the job's log --", *tail]), file=sys.stderr)
             raise
         finally:
             _restore(real)

@@ -13,7 +13,10 @@ import argparse
 import os
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from schemas.cli import add_debug_flag
+from schemas.run_record import RUN_FIELD, RunIdentity
 
 BEAM_EPILOG = (
     "Every other flag goes to Apache Beam unchanged, e.g. --runner=DataflowRunner "
@@ -37,11 +40,19 @@ def parse_job_args(
     parser.add_argument(
         "--verbose", action="store_true", help="show Beam's and the libraries' log lines"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace another run's outputs in --output (only the files the jobs write); "
+        "without it a folder holding a run with other inputs or settings is refused",
+    )
+    add_debug_flag(parser)
     return parser.parse_known_args(argv)
 
 
-# Pipeline -> its job's --verbose flag, so run_and_record needs no extra argument.
-_VERBOSE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# Pipeline -> its job's parsed flags (--verbose, --overwrite), so run_and_record needs no
+# extra argument.
+_FLAGS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def new_pipeline(
@@ -60,7 +71,7 @@ def new_pipeline(
     import apache_beam as beam  # after parsing, so --help stays instant
 
     pipeline = beam.Pipeline(options=beam_options(beam_args))
-    _VERBOSE[pipeline] = args.verbose
+    _FLAGS[pipeline] = args
     return args, pipeline
 
 
@@ -76,30 +87,42 @@ def run_and_record(
     job: str,
     output: str,
     manifest: bool,
+    settings: Mapping[str, object],
     extra: Callable[[object, dict], dict] | None = None,
     **fields: object,
 ) -> dict:
-    """Run ``pipeline``; write OUTPUT/stats.json (counters + ledger + ``fields`` + ``extra``),
-    add the counters to the manifest and print the summary table. Beam's log lines are
-    captured (replayed if the run fails) unless the job ran with --verbose; a terminal shows
-    a progress line meanwhile. A Dataflow dry run returns {"dry_run": True}."""
+    """Run ``pipeline``; write OUTPUT/stats.json (counters + ledger + ``fields`` + ``extra`` +
+    the run record), add the counters to the manifest and print the summary table.
+
+    First OUTPUT is claimed for this run (pipeline/output_folder.py): refused when it holds
+    another run (``settings``: what defines this one, inputs included) unless --overwrite,
+    else cleared of our old outputs. Beam's log lines are captured (replayed if the run fails)
+    unless the job ran with --verbose; a terminal shows a progress line meanwhile. A Dataflow
+    dry run touches no file and returns {"dry_run": True}."""
     from apache_beam.options.pipeline_options import TestOptions
 
     from pipeline.console import Ticker, captured_stderr
+    from pipeline.output_folder import claim_output
     from pipeline.summary import format_table, stage_row
     from transforms.shared.accounting import counters_from_result, write_stats
     from transforms.shared.shardio import finalize_manifest
 
+    flags = _FLAGS.get(pipeline)
+    identity = RunIdentity(job, settings)
+    dry_run = pipeline.options.view_as(TestOptions).dry_run
+    if not dry_run:
+        claim_output(output, identity, overwrite=bool(getattr(flags, "overwrite", False)))
     stage = f"{job} {os.path.basename(output.rstrip('/'))}"
-    with captured_stderr(not _VERBOSE.get(pipeline, False)) as terminal:
+    with captured_stderr(not getattr(flags, "verbose", False)) as terminal:
         with Ticker(stage, output, terminal) as ticker:
             result = pipeline.run()
             result.wait_until_finish()
-    if pipeline.options.view_as(TestOptions).dry_run:
+    if dry_run:
         return {"dry_run": True}  # the graph was built; nothing ran, no files
     counters = counters_from_result(result)
     more = extra(result, counters) if extra else {}
-    stats = write_stats(output, counters, job=job, **fields, **more)
+    run = {RUN_FIELD: identity.record()}
+    stats = write_stats(output, counters, job=job, **fields, **more, **run)
     if manifest:
         finalize_manifest(output, counters=counters)
     print(format_table([stage_row(stage, output, stats, ticker.seconds)]), flush=True)

@@ -103,19 +103,46 @@ def label_balance(counters: dict[str, int]) -> dict:
 
 
 def run(argv: list[str] | None = None) -> dict:
-    """Run the job; returns the stats dict also written to OUTPUT/stats.json."""
+    """Run the job as a command (a user error: one ``error:`` line, exit 2); returns the stats
+    dict also written to OUTPUT/stats.json."""
+    from schemas.cli import run_command
+
+    return run_command(_run, argv)
+
+
+def _run(argv: list[str]) -> dict:
     from pipeline.job import new_pipeline, run_and_record
+    from schemas.cli import user_errors
 
     o, p = new_pipeline(
         argv, prog="python -m pipeline.shards", doc=__doc__, add_args=add_shards_args
     )
-    cfg = config_from_options(o)
+    with user_errors(ValueError):  # the config's checks of flag values
+        cfg = config_from_options(o)
     facts = build(p, o, cfg)
 
     def extra(result, counters: dict) -> dict:
         return _extra_stats(result, counters, cfg, **facts)
 
-    return run_and_record(p, job="shards", output=o.output, manifest=True, extra=extra)
+    settings = run_settings(o, cfg, _inputs(o))
+    return run_and_record(
+        p, job="shards", output=o.output, manifest=True, extra=extra, settings=settings
+    )
+
+
+def _inputs(o: argparse.Namespace) -> list[str]:
+    return [d for d in o.input.split(",") if d]
+
+
+def run_settings(o: argparse.Namespace, cfg, inputs: list[str]) -> dict:
+    """What defines a shards run: the packing config, the compression, and the tokenizer and
+    input folders as absolute paths (also the manifest's ``config``)."""
+    return {
+        **asdict(cfg),
+        "compression": o.compression,
+        "tokenizer": _where(o.tokenizer),
+        "inputs": [_where(d) for d in inputs],
+    }
 
 
 def build(p, o, cfg) -> dict:
@@ -135,13 +162,14 @@ def build(p, o, cfg) -> dict:
         ReadShardSet,
         WriteRejected,
         WriteShards,
-        read_manifest_any,
+        check_shard_sets,
     )
     from transforms.vocab.tokenizer_dir import load_tokenizer, special_token_ids
 
-    inputs = [d for d in o.input.split(",") if d]
+    inputs = _inputs(o)
     # Read at construction: the NSP bucket count must be fixed before the graph is built.
-    num_docs = sum(read_manifest_any(d)["num_rows"] for d in inputs)
+    manifests = check_shard_sets(inputs, schema=DOCUMENT_SCHEMA, flag="--input", remote=True)
+    num_docs = sum(m["num_rows"] for m in manifests)
     num_buckets = cfg.num_nsp_buckets or max(1, math.ceil(num_docs / cfg.nsp_bucket_docs))
     tokenizer = load_tokenizer(o.tokenizer)
     specials = special_token_ids(tokenizer)
@@ -181,15 +209,7 @@ def _manifest_fields(o, cfg, inputs: list[str], specials: dict, vocab_size: int)
         "static_masks": cfg.static_masks is not None,
         # Compression is a storage choice, not a packing one: recorded here, not in PackConfig.
         # tokenizer/inputs: where an export finds the tokenizer files and the corpus summary.
-        "config": json.dumps(
-            {
-                **asdict(cfg),
-                "compression": o.compression,
-                "tokenizer": _where(o.tokenizer),
-                "inputs": [_where(d) for d in inputs],
-            },
-            sort_keys=True,
-        ),
+        "config": json.dumps(run_settings(o, cfg, inputs), sort_keys=True),
     }
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from schemas.cli import UserError
 from schemas.hashing import sha256_file
 from schemas.manifest import MANIFEST_FILE, MANIFEST_SCHEMA, MANIFEST_SCHEMA_VERSION
 
@@ -27,8 +28,9 @@ COMPRESSION = "zstd"  # the default
 COMPRESSIONS = ("zstd", "lz4", None)  # None = uncompressed (true zero-copy mmap)
 
 
-class ShardError(RuntimeError):
-    """A shard or manifest is missing, truncated, corrupted or of the wrong schema."""
+class ShardError(UserError, RuntimeError):
+    """A shard or manifest is missing, truncated, corrupted or of the wrong schema (a user
+    error: a command prints it as one ``error:`` line)."""
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,7 @@ def parse_manifest(data: bytes | str, *, where: str) -> dict:
 
 def write_manifest(directory: str, manifest: Mapping) -> str:
     data = manifest_bytes(manifest)
+    os.makedirs(directory, exist_ok=True)  # an empty shard set has no shard that made it
     path = os.path.join(directory, MANIFEST_FILE)
     with open(path + ".tmp", "wb") as f:
         f.write(data)

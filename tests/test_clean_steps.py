@@ -244,9 +244,10 @@ def test_identify_language():
     assert identify_language(_doc(fr, lang="fra"), LangIdConfig(), ident, count).lang == "fr"
     assert identify_language(_doc("Ok.", lang="rus"), LangIdConfig(), ident, count).lang == "ru"
     assert identify_language(_doc(fr * 4, lang="en"), LangIdConfig(), ident, count).lang == "fr"
-    assert count == {"lang_hint_overridden": 1}
+    overridden = {"lang_hint_overridden": 1, "lang_hint_overridden_en_to_fr": 1}
+    assert count == overridden
     assert identify_language(_doc(fr), LangIdConfig(langs=("en",)), ident, count) is None
-    assert count == {"lang_hint_overridden": 1, "dropped_wrong_lang": 1}
+    assert count == {**overridden, "dropped_wrong_lang": 1}
     protein = identify_language(
         _doc("MKV", source="protein"), LangIdConfig(langs=("en",)), ident, count
     )

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from torch import nn
 
+from schemas.cli import UserError
 from trainer.bert_config import PRESETS, BertConfig
 from trainer.model import BertForPretraining
 from trainer.tasks.encoding import TextEncoder, special_token_names
@@ -28,7 +29,7 @@ TOKENIZER_CONFIG = "tokenizer_config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
-class ModelSpecError(ValueError):
+class ModelSpecError(UserError):
     """The model spec names nothing loadable; the message says what was expected."""
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from schemas.cli import UserError
 from trainer.bert_config import BertConfig
 
 # Parts that may be absent from a checkpoint (they start fresh): name -> our parameter prefixes.
@@ -30,7 +31,7 @@ _WORD, _BIAS = "bert.embeddings.word_embeddings.weight", "cls.predictions.bias"
 _VOCAB_ROWS = ("embeddings.word.weight", "mlm_bias")  # [vocab_size] in HF, padded in ours
 
 
-class HFError(ValueError):
+class HFError(UserError):
     """A Hugging Face folder cannot be read or written; the message names the file."""
 
 

@@ -18,6 +18,7 @@ from typing import Literal
 
 import numpy as np
 
+from schemas.cli import UserError
 from schemas.hashing import stable_hash
 from trainer.tasks.encoding import TextEncoder
 from trainer.tasks.features import Feature
@@ -35,7 +36,7 @@ HeadKind = Literal["sequence", "token", "span"]
 Predict = Callable[[list[Feature]], list[np.ndarray]]
 
 
-class TaskInputError(ValueError):
+class TaskInputError(UserError):
     """A task's input cannot be used at all (missing file, empty split): one-line message."""
 
 

@@ -34,10 +34,12 @@ from transforms.clean.ngrams import ngram_hash
 from transforms.read.rawdoc import RawDoc
 from transforms.shared.accounting import BeamCount, Count, dropped
 from transforms.shared.alphabets import UNSPACED
+from transforms.shared.exclusions import DROPPED_TAG, KeepDropped, WriteDropped, dropped_row
 from transforms.shared.spill import DeleteWhenDone, GroupByKeyThroughFiles
 
-DROPPED_DUPLICATE = dropped("duplicate")
-DROPPED_NEAR_DUPLICATE = dropped("near_duplicate")
+DUPLICATE, NEAR_DUPLICATE = "duplicate", "near_duplicate"
+DROPPED_DUPLICATE = dropped(DUPLICATE)
+DROPPED_NEAR_DUPLICATE = dropped(NEAR_DUPLICATE)
 EXACT, NEAR = "exact", "near"
 BANDS_TAG = "bands"
 
@@ -128,28 +130,46 @@ def band_keys(signature: np.ndarray, cfg: DedupConfig) -> list[bytes]:
     return [bytes([i]) + signature[i * rows : (i + 1) * rows].tobytes() for i in range(cfg.bands)]
 
 
+def exact_matches(doc_ids: Iterable[str]) -> list[tuple[str, str]]:
+    """(loser, kept id): all ids of one exact-key group but the smallest, which is kept."""
+    ordered = sorted(set(doc_ids))
+    return [(doc_id, ordered[0]) for doc_id in ordered[1:]]
+
+
 def exact_losers(doc_ids: Iterable[str]) -> list[str]:
-    """All ids of one exact-key group but the smallest."""
-    return sorted(set(doc_ids))[1:]
+    return [loser for loser, _ in exact_matches(doc_ids)]
 
 
-def near_losers(members: Iterable[tuple[str, bytes]], threshold: float) -> list[str]:
-    """Greedy over one band group in doc_id order: a member within ``threshold`` (estimated
-    Jaccard) of an earlier kept member is a loser; otherwise it is kept."""
+def near_matches(members: Iterable[tuple[str, bytes]], threshold: float) -> list[tuple[str, str]]:
+    """(loser, kept id it matched). Greedy over one band group in doc_id order: a member
+    within ``threshold`` (estimated Jaccard) of an earlier kept member is a loser (matched to
+    the most similar, the smallest id on a tie); otherwise it is kept."""
     ordered = sorted(set(members))
     if len(ordered) < 2:
         return []
     sigs = np.stack([np.frombuffer(sig, dtype=np.uint32) for _, sig in ordered])
     kept = np.zeros(len(ordered), dtype=bool)
     kept[0] = True
+    kept_ids = [ordered[0][0]]  # in index order, as sigs[kept] rows are
     losers = []
     for i in range(1, len(ordered)):
         similarity = (sigs[kept] == sigs[i]).mean(axis=1)
-        if similarity.max() >= threshold:
-            losers.append(ordered[i][0])
+        best = int(similarity.argmax())
+        if similarity[best] >= threshold:
+            losers.append((ordered[i][0], kept_ids[best]))
         else:
             kept[i] = True
+            kept_ids.append(ordered[i][0])
     return losers
+
+
+def near_losers(members: Iterable[tuple[str, bytes]], threshold: float) -> list[str]:
+    return [loser for loser, _ in near_matches(members, threshold)]
+
+
+def _canonical(docs: list[RawDoc]) -> list[RawDoc]:
+    # Two records with one id are a reader's mistake; keep one deterministically.
+    return sorted(docs, key=lambda d: (d.paragraphs, d.title or ""))
 
 
 def resolve(doc_id: str, docs: list[RawDoc], marks: Iterable[str], count: Count) -> RawDoc | None:
@@ -157,8 +177,7 @@ def resolve(doc_id: str, docs: list[RawDoc], marks: Iterable[str], count: Count)
     marks = set(marks)
     if not docs:
         return None
-    # Two records with one id are a reader's mistake; keep one deterministically.
-    docs = sorted(docs, key=lambda d: (d.paragraphs, d.title or ""))
+    docs = _canonical(docs)
     for _ in docs[1:]:
         count(DROPPED_DUPLICATE)
     if EXACT in marks:
@@ -168,6 +187,29 @@ def resolve(doc_id: str, docs: list[RawDoc], marks: Iterable[str], count: Count)
         count(DROPPED_NEAR_DUPLICATE)
         return None
     return docs[0]
+
+
+def duplicate_drops(
+    doc_id: str, docs: list[RawDoc], marks: Iterable[tuple[str, str]]
+) -> list[tuple[RawDoc, tuple[str, ...], str]]:
+    """(document, reasons, duplicate_of) for each record ``resolve`` drops: the deciding
+    reason first, then near_duplicate where an exact duplicate was also marked near."""
+    if not docs:
+        return []
+    docs = _canonical(docs)
+    # A second record with the same id duplicates the first.
+    drops: list[tuple[RawDoc, tuple[str, ...], str]] = [
+        (doc, (DUPLICATE,), doc_id) for doc in docs[1:]
+    ]
+    matched: dict[str, str] = {}  # kind -> the smallest kept id matched (one per band)
+    for kind, kept_id in marks:
+        matched[kind] = min(kept_id, matched.get(kind, kept_id))
+    if EXACT in matched:
+        also = (NEAR_DUPLICATE,) if NEAR in matched else ()
+        drops.append((docs[0], (DUPLICATE, *also), matched[EXACT]))
+    elif NEAR in matched:
+        drops.append((docs[0], (NEAR_DUPLICATE,), matched[NEAR]))
+    return drops
 
 
 class _DedupKeysFn(beam.DoFn):
@@ -190,15 +232,23 @@ class _DedupKeysFn(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(BANDS_TAG, (key, (doc.doc_id, sig)))
 
 
-def _mark_exact(group: tuple[bytes, Iterable[str]]) -> list[tuple[str, str]]:
-    return [(doc_id, EXACT) for doc_id in exact_losers(group[1])]
+# A mark is (loser id, (kind, kept id it duplicates)); the kept id costs a few bytes per
+# duplicate and tells --keep_dropped what a dropped document duplicated.
+def _mark_exact(group: tuple[bytes, Iterable[str]]) -> list[tuple[str, tuple[str, str]]]:
+    return [(loser, (EXACT, kept)) for loser, kept in exact_matches(group[1])]
 
 
-def _mark_near(group: tuple[bytes, Iterable], threshold: float) -> list[tuple[str, str]]:
-    return [(doc_id, NEAR) for doc_id in near_losers(group[1], threshold)]
+def _mark_near(group: tuple[bytes, Iterable], threshold: float) -> list[tuple[str, tuple]]:
+    return [(loser, (NEAR, kept)) for loser, kept in near_matches(group[1], threshold)]
 
 
 class _ResolveFn(beam.DoFn):
+    """(doc_id, tagged docs and marks) -> the document to keep; with ``keep``, the dropped
+    ones (sampled) on DROPPED_TAG as dropped rows."""
+
+    def __init__(self, keep: KeepDropped | None = None) -> None:
+        self.keep = keep
+
     def setup(self) -> None:
         self.count = BeamCount()
 
@@ -206,9 +256,13 @@ class _ResolveFn(beam.DoFn):
         doc_id, tagged = item
         docs = [value for tag, value in tagged if tag == _DOC]
         marks = [value for tag, value in tagged if tag != _DOC]
-        doc = resolve(doc_id, docs, marks, self.count)
+        doc = resolve(doc_id, docs, [kind for kind, _ in marks], self.count)
         if doc is not None:
             yield doc
+        if self.keep is not None and self.keep.keeps(doc_id):
+            for dropped, reasons, duplicate_of in duplicate_drops(doc_id, docs, marks):
+                row = dropped_row(dropped, "dedup", reasons, duplicate_of)
+                yield beam.pvalue.TaggedOutput(DROPPED_TAG, row)
 
 
 _DOC, _MARK = "doc", "mark"  # what a value in the join by doc_id is
@@ -220,12 +274,20 @@ class Deduplicate(beam.PTransform):
 
     Every grouping (exact keys, bands, the join of marks to documents) goes through spill
     files under ``temp_dir`` (default a local temporary folder; deleted once every document
-    is resolved), so memory holds one group at a time, not the corpus."""
+    is resolved), so memory holds one group at a time, not the corpus. With ``keep``
+    (--keep_dropped), the dropped duplicates go to ``keep.output_dir/dedup`` with the id they
+    duplicated (transforms/shared/exclusions.py)."""
 
-    def __init__(self, cfg: DedupConfig = DedupConfig(), temp_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        cfg: DedupConfig = DedupConfig(),
+        temp_dir: str | None = None,
+        keep: KeepDropped | None = None,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.temp_dir = temp_dir
+        self.keep = keep  # --keep_dropped: write the duplicates under keep.output_dir/dedup
 
     def expand(self, docs):
         cfg = self.cfg
@@ -251,10 +313,16 @@ class Deduplicate(beam.PTransform):
         all_marks = marks[0] if len(marks) == 1 else tuple(marks) | "AllMarks" >> beam.Flatten()
         by_id = docs | "ById" >> beam.Map(lambda d: (d.doc_id, (_DOC, d)))
         tagged = all_marks | "TagMarks" >> beam.Map(lambda kv: (kv[0], (_MARK, kv[1])))
-        kept = (
-            (by_id, tagged)
-            | "JoinMarks" >> GroupByKeyThroughFiles(FileSystems.join(temp_dir, "join"))
-            | "Resolve" >> beam.ParDo(_ResolveFn())
+        joined = (by_id, tagged) | "JoinMarks" >> GroupByKeyThroughFiles(
+            FileSystems.join(temp_dir, "join")
         )
+        if self.keep is None:
+            kept = joined | "Resolve" >> beam.ParDo(_ResolveFn())
+        else:
+            resolved = joined | "Resolve" >> beam.ParDo(_ResolveFn(self.keep)).with_outputs(
+                DROPPED_TAG, main="kept"
+            )
+            kept = resolved.kept
+            _ = resolved[DROPPED_TAG] | "DedupDropped" >> WriteDropped(self.keep, "dedup")
         _ = kept | "DeleteSpill" >> DeleteWhenDone(temp_dir)
         return kept

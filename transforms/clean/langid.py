@@ -6,10 +6,21 @@ Policy (why):
 - Only the first ``sample_chars`` characters are classified: the cost is per byte, and a
   couple of thousand characters decide the language as well as a whole book does.
 - A source hint (wiki dump language, TSV column) wins: the dump or the annotator knows better
-  than a character-n-gram model, above all on short sentences. It is overridden only when the
-  model disagrees with probability >= ``override_confidence`` on at least
-  ``override_min_chars`` characters, and only for a hint the model knows (it cannot contradict
-  Kabyle if it has never seen it). Each override counts ``lang_hint_overridden``.
+  than a character-n-gram model, above all on short sentences. It is overridden only for a
+  hint the model knows (it cannot contradict Kabyle if it has never seen it), and only for a
+  language whose script fits the text (``transforms.clean.scripts``):
+  - on script evidence: at most ``foreign_script_max_hint_share`` of the letters are in the
+    hint language's scripts (Hebrew or Chinese text in a dump whose header says "en": the
+    dbpedia he/fa minidumps carry a generic English siteinfo), with at least
+    ``foreign_script_min_letters`` letters and the model at ``foreign_script_confidence``.
+    The share is generous (0.4) because CJK and Arabic-script articles gloss names and
+    terms in Latin letters: 10-37% of the letters of real jawiki and zhwiki pages;
+  - otherwise (same script: bg/ru/uk, en/fr) only when the model disagrees with probability
+    >= ``override_confidence`` on at least ``override_min_chars`` characters, and never when
+    ``hint_script_guard_share`` of the letters are in a non-Latin script the hint language
+    uses and the detected one does not (kana in a kanji-heavy Japanese page: ja, not zh).
+    Latin letters are no such evidence: every script's text quotes them.
+  Each override counts ``lang_hint_overridden`` and ``lang_hint_overridden_<hint>_to_<lang>``.
 - Without a hint, a detection below ``min_confidence`` gives "und".
 - Protein documents get lang "protein" and skip the model.
 """
@@ -18,15 +29,18 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import apache_beam as beam
 
 from schemas.document import PROTEIN
+from transforms.clean.scripts import LATIN, script_counts, scripts_of, share
 from transforms.read.rawdoc import RawDoc
-from transforms.shared.accounting import Count, dropped
+from transforms.shared.accounting import Count, CounterDict, dropped
 from transforms.shared.cleanstep import CleanStepFn, apply_step
+from transforms.shared.exclusions import KeepDropped
 
 DROPPED_WRONG_LANG = dropped("wrong_lang")
 HINT_OVERRIDDEN = "lang_hint_overridden"
@@ -70,6 +84,10 @@ class LangIdConfig:
     min_confidence: float = 0.5
     override_confidence: float = 0.99
     override_min_chars: int = 200
+    foreign_script_max_hint_share: float = 0.4
+    foreign_script_min_letters: int = 50
+    foreign_script_confidence: float = 0.9
+    hint_script_guard_share: float = 0.02
 
 
 def to_langid_code(code: str | None) -> str | None:
@@ -134,17 +152,33 @@ def _sample(doc: RawDoc, limit: int) -> str:
 
 
 def choose_lang(hint: str | None, detected: str, confidence: float, sample_len: int,
-                known: frozenset[str], cfg: LangIdConfig) -> tuple[str, bool]:  # fmt: skip
-    """(language, whether the hint was overridden) under the policy in the module docstring."""
-    if hint:
-        overrides = (
-            detected != hint
-            and hint in known
-            and confidence >= cfg.override_confidence
-            and sample_len >= cfg.override_min_chars
+                known: frozenset[str], cfg: LangIdConfig,
+                letters: Mapping[str, int] | None = None) -> tuple[str, bool]:  # fmt: skip
+    """(language, whether the hint was overridden) under the policy in the module docstring.
+
+    ``letters``: the sample's letters per script (``scripts.script_counts``); None skips the
+    script evidence and leaves only the probability rule.
+    """
+    if not hint:
+        return (detected if confidence >= cfg.min_confidence else UNDETERMINED), False
+    if detected == hint or hint not in known:
+        return hint, False
+    if letters is not None:
+        hint_scripts, detected_scripts = scripts_of(hint, known), scripts_of(detected, known)
+        if share(letters, detected_scripts) < 0.5:
+            return hint, False  # the model's answer does not fit the text's letters
+        foreign = (
+            share(letters, hint_scripts) <= cfg.foreign_script_max_hint_share
+            and sum(letters.values()) >= cfg.foreign_script_min_letters
+            and confidence >= cfg.foreign_script_confidence
         )
-        return (detected, True) if overrides else (hint, False)
-    return (detected if confidence >= cfg.min_confidence else UNDETERMINED), False
+        if foreign:
+            return detected, True
+        distinctive = hint_scripts - detected_scripts - {LATIN}
+        if share(letters, distinctive) >= cfg.hint_script_guard_share:
+            return hint, False
+    overrides = confidence >= cfg.override_confidence and sample_len >= cfg.override_min_chars
+    return (detected, True) if overrides else (hint, False)
 
 
 def identify_language(doc: RawDoc, cfg: LangIdConfig, identifier, count: Count) -> RawDoc | None:
@@ -154,11 +188,12 @@ def identify_language(doc: RawDoc, cfg: LangIdConfig, identifier, count: Count) 
     sample = _sample(doc, cfg.sample_chars)
     detected, confidence = identifier.classify(sample)
     known = frozenset(identifier.nb_classes)
-    lang, overridden = choose_lang(
-        to_langid_code(doc.lang), detected, confidence, len(sample), known, cfg
-    )
+    hint = to_langid_code(doc.lang)
+    letters = script_counts(sample) if hint and hint != detected else None
+    lang, overridden = choose_lang(hint, detected, confidence, len(sample), known, cfg, letters)
     if overridden:
         count(HINT_OVERRIDDEN)
+        count(f"{HINT_OVERRIDDEN}_{hint}_to_{lang}")
     if cfg.langs is not None and lang not in cfg.langs:
         count(DROPPED_WRONG_LANG)
         return None
@@ -175,14 +210,23 @@ class _LangIdFn(CleanStepFn):
     def apply(self, doc: RawDoc) -> RawDoc | None:
         return identify_language(doc, self.cfg, self.identifier, self.count)
 
+    def dropped_state(self, doc: RawDoc) -> RawDoc:
+        """--keep_dropped: the document with the language it was dropped for (identified
+        again, without the filter: only dropped documents that are kept pay for this)."""
+        identified = identify_language(
+            doc, replace(self.cfg, langs=None), self.identifier, CounterDict()
+        )
+        return identified or doc
+
 
 class IdentifyLanguage(beam.PTransform):
     """RawDoc -> (RawDoc with lang set, rejected JSON). Counters: dropped_wrong_lang,
-    lang_hint_overridden (informational), failed."""
+    lang_hint_overridden and lang_hint_overridden_<hint>_to_<lang> (informational), failed."""
 
-    def __init__(self, cfg: LangIdConfig = LangIdConfig()) -> None:
+    def __init__(self, cfg: LangIdConfig = LangIdConfig(), keep: KeepDropped | None = None) -> None:
         super().__init__()
         self.cfg = cfg
+        self.keep = keep  # --keep_dropped: where this step writes the documents it drops
 
     def expand(self, docs):
-        return apply_step(docs, "LangId", _LangIdFn(self.cfg))
+        return apply_step(docs, "LangId", _LangIdFn(self.cfg), self.keep)

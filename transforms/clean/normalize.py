@@ -27,6 +27,7 @@ from schemas.document import PROTEIN
 from transforms.read.rawdoc import RawDoc
 from transforms.shared.accounting import Count, dropped
 from transforms.shared.cleanstep import CleanStepFn, apply_step
+from transforms.shared.exclusions import KeepDropped
 
 DROPPED_EMPTY_AFTER_NORMALIZE = dropped("empty_after_normalize")
 
@@ -131,9 +132,12 @@ class Normalize(beam.PTransform):
     """RawDoc -> (RawDoc normalised, rejected JSON). Counters: dropped_empty_after_normalize,
     failed."""
 
-    def __init__(self, cfg: NormalizeConfig = NormalizeConfig()) -> None:
+    def __init__(
+        self, cfg: NormalizeConfig = NormalizeConfig(), keep: KeepDropped | None = None
+    ) -> None:
         super().__init__()
         self.cfg = cfg
+        self.keep = keep  # --keep_dropped: where this step writes the documents it drops
 
     def expand(self, docs):
-        return apply_step(docs, "Normalize", _NormalizeFn(self.cfg))
+        return apply_step(docs, "Normalize", _NormalizeFn(self.cfg), self.keep)

@@ -32,6 +32,7 @@ from transforms.read.rawdoc import RawDoc
 from transforms.shared.accounting import Count, dropped
 from transforms.shared.alphabets import PROTEIN_ALPHABET, UNSPACED
 from transforms.shared.cleanstep import CleanStepFn, apply_step
+from transforms.shared.exclusions import KeepDropped
 
 # Words without a letter but with a digit ("1944", "12.5%"); punctuation-only tokens such as
 # a dash between clauses are not words for the alphabetic-word rule.
@@ -306,9 +307,12 @@ class _QualityFn(CleanStepFn):
 class QualityFilter(beam.PTransform):
     """RawDoc -> (RawDoc passing every rule, rejected JSON). Counters: dropped_<rule>, failed."""
 
-    def __init__(self, cfg: QualityConfig = QualityConfig()) -> None:
+    def __init__(
+        self, cfg: QualityConfig = QualityConfig(), keep: KeepDropped | None = None
+    ) -> None:
         super().__init__()
         self.cfg = cfg
+        self.keep = keep  # --keep_dropped: where this step writes the documents it drops
 
     def expand(self, docs):
-        return apply_step(docs, "Quality", _QualityFn(self.cfg))
+        return apply_step(docs, "Quality", _QualityFn(self.cfg), self.keep)

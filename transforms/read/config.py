@@ -8,11 +8,39 @@ from typing import Literal, get_args
 
 TextFormat = Literal["lines", "blank_line", "file", "jsonl", "tsv"]
 TEXT_FORMATS: tuple[str, ...] = get_args(TextFormat)
+# A text file's format when none is given: from its extension, under any compression suffix
+# (a .jsonl read as plain lines lost every record to the curly-brace rule).
+FORMAT_OF_EXTENSION: dict[str, TextFormat] = {
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".tsv": "tsv",
+    ".txt": "lines",
+}
+DEFAULT_TEXT_FORMAT: TextFormat = "lines"  # any other extension
+COMPRESSION_SUFFIXES = (".bz2", ".gz", ".zst", ".xz", ".zstd", ".lzma")
+
+
+def text_format_of(path: str) -> TextFormat:
+    """``data/web.jsonl.gz`` -> "jsonl"; ``x.tsv`` -> "tsv"; anything else -> "lines"."""
+    name = path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1].lower()
+    for suffix in COMPRESSION_SUFFIXES:
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    dot = name.rfind(".")
+    return FORMAT_OF_EXTENSION.get(name[dot:], DEFAULT_TEXT_FORMAT) if dot > 0 else "lines"
+
+
+def text_format_of_input(pattern: str) -> TextFormat:
+    """The format shared by every path of a comma list (by extension); "lines" when they
+    differ. It picks the job's quality preset, whose line-record rules are the lenient ones."""
+    formats = {text_format_of(p.strip()) for p in pattern.split(",") if p.strip()}
+    return formats.pop() if len(formats) == 1 else DEFAULT_TEXT_FORMAT
 
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    text_format: TextFormat = "lines"
+    text_format: TextFormat | None = None  # None: per file, from its extension (text_format_of)
     text_field: str = "text"  # jsonl
     tsv_columns: tuple[str, ...] = ("id", "lang", "text")  # tsv (tatoeba: id<TAB>lang<TAB>text)
     max_record_bytes: int | None = 20_000_000  # larger records -> dead letter, "too_large"
@@ -20,11 +48,11 @@ class ReaderConfig:
     streams_per_range: int = 100  # wiki multistream dumps: bz2 streams (~100 pages) per task
 
     def __post_init__(self) -> None:
-        if self.text_format not in TEXT_FORMATS:
+        if self.text_format is not None and self.text_format not in TEXT_FORMATS:
             raise ValueError(f"text_format must be one of {TEXT_FORMATS}, got {self.text_format!r}")
         if self.max_record_bytes is not None and self.max_record_bytes <= 0:
             raise ValueError("max_record_bytes must be positive or None")
-        if self.text_format == "tsv" and "text" not in self.tsv_columns:
+        if self.text_format in ("tsv", None) and "text" not in self.tsv_columns:
             raise ValueError("tsv_columns must name a 'text' column")
         if self.streams_per_range < 1:
             raise ValueError("streams_per_range must be >= 1")

@@ -57,11 +57,14 @@ def expand_input_pattern(pattern: str) -> list[str]:
     """Comma list of paths, globs, directories and URIs -> sorted unique file list.
 
     Globs expand through Beam's FileSystems (local, gs://, s3://); http(s) URIs pass as is.
-    Raises ValueError for a glob or directory that matches no file.
+    Raises UserError for a glob or directory that matches no file and for a local path that
+    does not exist (remote paths are checked when read: a missing one is a dead letter).
     """
     import os
 
     from apache_beam.io.filesystems import FileSystems
+
+    from schemas.cli import UserError
 
     files: list[str] = []
     for part in (p.strip() for p in pattern.split(",")):
@@ -73,12 +76,14 @@ def expand_input_pattern(pattern: str) -> list[str]:
         if "://" not in part and os.path.isdir(part):
             part = os.path.join(part, "*")
         if not any(c in part for c in _GLOB_CHARS):
+            if "://" not in part and not os.path.isfile(part):
+                raise UserError(f"input {part}: no such file")
             files.append(part)
             continue
         matched = [m.path for m in FileSystems.match([part])[0].metadata_list]
         matched = [m for m in matched if "://" in m or os.path.isfile(m)]
         if not matched:
-            raise ValueError(f"input pattern {part!r} matches no files")
+            raise UserError(f"input pattern {part!r} matches no files")
         files.extend(sorted(matched))
     return sorted(set(files))
 

@@ -15,13 +15,12 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from transforms.read.config import ReaderConfig
+from transforms.read.config import COMPRESSION_SUFFIXES, ReaderConfig, text_format_of
 from transforms.read.rawdoc import RawDoc
 from transforms.shared.accounting import DROPPED_EMPTY, FAILED, INPUT, Count, Rejected
 
 TOO_LARGE = "too_large"
 UNDECODABLE = "undecodable"
-_COMPRESSION_EXTS = (".bz2", ".gz", ".zst", ".xz", ".zstd", ".lzma")
 _BLANK = re.compile(rb"\s*")
 _SPACE = re.compile(r"\s+")
 
@@ -42,7 +41,7 @@ class FileRejected(Exception):
 def file_stem(path: str) -> str:
     """``.../enwiki-x.xml.bz2`` -> ``enwiki-x.xml``... minus one text extension: ``enwiki-x``."""
     name = posixpath.basename(path.rstrip("/").split("?", 1)[0]) or path
-    for ext in _COMPRESSION_EXTS:
+    for ext in COMPRESSION_SUFFIXES:
         if name.lower().endswith(ext):
             name = name[: -len(ext)]
             break
@@ -108,7 +107,8 @@ def block_paragraphs(text: str) -> tuple[str, ...]:
 def read_text(
     stream: BinaryIO, *, source_file: str, cfg: ReaderConfig, count: Count
 ) -> Iterator[RawDoc | Rejected]:
-    """One text file in ``cfg.text_format`` -> RawDocs (``text:<stem>:<line of the record>``).
+    """One text file in ``cfg.text_format`` (None: from the file's extension, so one input
+    may mix formats) -> RawDocs (``text:<stem>:<line of the record>``).
 
     Counters: input, read_docs, dropped_empty, failed (too_large, undecodable, bad_json,
     bad_tsv_row, missing_text_field).
@@ -118,7 +118,8 @@ def read_text(
 
 
 def _read_text_items(stream: BinaryIO, source_file: str, cfg: ReaderConfig, count: Count):
-    text_format, max_record_bytes = cfg.text_format, cfg.max_record_bytes
+    text_format = cfg.text_format or text_format_of(source_file)
+    max_record_bytes = cfg.max_record_bytes
     stem = file_stem(source_file)
     ctx = _Ctx(source_file, stem, count, cfg.lang_hint)
     if text_format == "file":

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from transforms.read.config import ReaderConfig
@@ -25,6 +25,7 @@ from transforms.read.textlines import (
     file_stem,
     reject,
 )
+from transforms.read.wiki_page import PageError, WikiPage, read_page
 from transforms.read.wikitext import DEFAULT_DROP_NAMESPACES, WikitextError, wikitext_to_paragraphs
 from transforms.shared.accounting import DROPPED_EMPTY, INPUT, Count, Rejected, dropped
 
@@ -41,9 +42,11 @@ _DROP_NS_KEYS = ("-2", "6", "14")  # Media, File, Category: links to them are no
 _NAMESPACE = re.compile(rb'<namespace\s+key="(-?\d+)"[^>]*>([^<]*)</namespace>')
 _DBNAME = re.compile(rb"<dbname>([^<]*)</dbname>")
 _XML_LANG = re.compile(rb'<mediawiki\b[^>]*?\sxml:lang="([^"]+)"')
+_VERSION = re.compile(rb'<mediawiki\b[^>]*?\sversion="(\d+)\.(\d+)"')
+_XMLNS_VERSION = re.compile(rb'<mediawiki\b[^>]*?\sxmlns="[^"]*/export-(\d+)\.(\d+)/?"')
 _DECLARED = re.compile(rb'^\s*<\?xml[^>]*?encoding=["\']([A-Za-z0-9._-]+)["\']')
 _TITLE = re.compile(rb"<title>([^<]*)</title>")
-_PAGE_ID = re.compile(rb"</ns>\s*<id>(\d+)</id>")
+_PAGE_ID = re.compile(rb"<id>(\d+)</id>")  # searched before the first <revision> only
 _REDIRECT_TEXT = re.compile(
     r"\s*#\s*(?:redirect|weiterleitung|redirection|redirección|перенаправление|перенаправлення"
     r"|пренасочване|転送|リダイレクト)\b",
@@ -59,6 +62,9 @@ class SiteInfo:
     lang: str | None
     drop_namespaces: frozenset[str]
     encoding: str = "utf-8"
+    # lower-cased namespace name -> key; resolves title prefixes where pages lack <ns>
+    namespaces: Mapping[str, int] = field(default_factory=dict, hash=False)
+    export_version: tuple[int, int] | None = None  # <mediawiki version="0.3">: (0, 3)
 
 
 def parse_siteinfo(header: bytes) -> SiteInfo:
@@ -72,18 +78,22 @@ def parse_siteinfo(header: bytes) -> SiteInfo:
     encoding = declared.group(1).decode().lower() if declared else "utf-8"
     if encoding.startswith("utf-16") or encoding.startswith("utf16"):
         encoding = "utf-8"  # the reader transcodes UTF-16 streams before they get here
-    names = {
-        name.decode(encoding).strip().lower()
+    namespaces = {
+        " ".join(name.decode(encoding).split()).lower(): int(key)
         for key, name in _NAMESPACE.findall(header)
-        if key.decode() in _DROP_NS_KEYS
+        if name.strip()
     }
+    names = {name for name, key in namespaces.items() if str(key) in _DROP_NS_KEYS}
     db = _DBNAME.search(header)
     dbname = db.group(1).decode(encoding).strip() if db else None
     lang_m = _XML_LANG.search(header)
     lang = lang_m.group(1).decode() if lang_m else None
     if lang is None and dbname and dbname.endswith("wiki"):
         lang = dbname[: -len("wiki")].replace("_", "-")
-    return SiteInfo(dbname, lang, DEFAULT_DROP_NAMESPACES | frozenset(names), encoding)
+    version_m = _VERSION.search(header) or _XMLNS_VERSION.search(header)
+    version = (int(version_m.group(1)), int(version_m.group(2))) if version_m else None
+    drop = DEFAULT_DROP_NAMESPACES | frozenset(names)
+    return SiteInfo(dbname, lang, drop, encoding, namespaces, version)
 
 
 @dataclass
@@ -187,7 +197,8 @@ def read_wiki_dump(
     """One dump (decompressed, UTF-8 or declared-encoding bytes) -> RawDoc per article.
 
     Counters: input (one per page), read_docs, dropped_namespace, dropped_redirect,
-    dropped_empty, failed (malformed_xml, undecodable, too_large).
+    dropped_empty, failed (malformed_xml, missing_title/_id/_ns/_revision/_text, bad_id,
+    bad_ns, undecodable, too_large).
     Raises FileRejected for a file that is not a MediaWiki dump or ends inside a page.
     """
     site: SiteInfo | None = None
@@ -233,7 +244,8 @@ def read_page_event(
 
 def _record_id(page: bytes, site: SiteInfo, stem: str) -> str:
     """The page's would-be doc_id, or its title where the id cannot be found."""
-    m = _PAGE_ID.search(page)
+    revision = page.find(b"<revision")
+    m = _PAGE_ID.search(page, 0, revision if revision >= 0 else len(page))
     return f"wiki:{site.dbname or stem}:{m.group(1).decode()}" if m else _title_of(page)
 
 
@@ -242,34 +254,37 @@ def _title_of(page: bytes) -> str:
     return m.group(1).decode("utf-8", "replace") if m else ""
 
 
-def _page_to_doc(
-    data: bytes, site: SiteInfo, stem: str, source_file: str, cfg: ReaderConfig, count: Count
-) -> Iterator[RawDoc | Rejected]:
+def _parse_page(
+    data: bytes, site: SiteInfo, stem: str, source_file: str, count: Count
+) -> WikiPage | Rejected:
+    """A page's bytes -> its fields, or the dead letter saying what is wrong with it."""
+    rid = _record_id(data, site, stem)
     try:
         xml = data.decode(site.encoding)
     except UnicodeDecodeError as e:
         detail = f"page {_title_of(data)!r}: {e}"
         excerpt = data[max(0, e.start - 60) : e.end + 60]
-        yield reject(count, source_file, _record_id(data, site, stem), UNDECODABLE, detail, excerpt)
-        return
+        return reject(count, source_file, rid, UNDECODABLE, detail, excerpt)
     try:
-        page = ET.fromstring(xml)
-        title = page.findtext("title")
-        ns = page.findtext("ns")
-        page_id = page.findtext("id")
-        revision = page.findall("revision")[-1] if page.find("revision") is not None else None
-        if not title or ns is None or not page_id or revision is None:
-            raise ValueError("page lacks title, ns, id or revision")
-        int(page_id)
-    except (ET.ParseError, ValueError) as e:
-        rid = _record_id(data, site, stem)
-        yield reject(count, source_file, rid, MALFORMED_XML, f"{rid}: {e}", xml[:500])
+        return read_page(ET.fromstring(xml), site.namespaces, site.export_version)
+    except ET.ParseError as e:
+        return reject(count, source_file, rid, MALFORMED_XML, f"{rid}: {e}", xml[:500])
+    except PageError as e:
+        return reject(count, source_file, rid, e.reason, str(e), xml[:500])
+
+
+def _page_to_doc(
+    data: bytes, site: SiteInfo, stem: str, source_file: str, cfg: ReaderConfig, count: Count
+) -> Iterator[RawDoc | Rejected]:
+    page = _parse_page(data, site, stem, source_file, count)
+    if isinstance(page, Rejected):
+        yield page
         return
-    text = revision.findtext("text") or ""
-    if page.find("redirect") is not None or _REDIRECT_TEXT.match(text):
+    text, page_id = page.text, page.page_id
+    if page.redirect or _REDIRECT_TEXT.match(text):
         count(DROPPED_REDIRECT)  # checked first: a redirect is one in any namespace
         return
-    if ns.strip() != "0":
+    if page.ns != 0:
         count(DROPPED_NAMESPACE)
         return
     try:
@@ -286,13 +301,13 @@ def _page_to_doc(
         doc_id=f"wiki:{site.dbname or stem}:{page_id}",
         source="wiki",
         paragraphs=tuple(paragraphs),
-        title=title,
+        title=page.title,
         lang=cfg.lang_hint or site.lang,
         source_file=source_file,
         metadata={
-            "page_id": int(page_id),
-            "revision_id": revision.findtext("id"),
-            "timestamp": revision.findtext("timestamp"),
+            "page_id": page_id,
+            "revision_id": page.revision_id,
+            "timestamp": page.timestamp,
             "dbname": site.dbname,
         },
     )

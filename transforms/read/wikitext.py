@@ -5,7 +5,8 @@ A regex pre-pass removes what is most of a page's markup and costs the most to p
 mwparserfromhell then handles the rare pages where braces do not balance (a template holding a
 lone ``{``), and links, external links, formatting and HTML tags are rewritten with innermost-
 first regexes. Headings are not emitted: they end a paragraph and decide which sections to drop
-(References, See also, ... in several languages).
+(``wiki_sections``). Language-conversion markup ``-{...}-`` is resolved to one script variant
+(``langconv``) and image links are recognised in any language (``wiki_media``).
 """
 
 from __future__ import annotations
@@ -14,44 +15,15 @@ import html
 import re
 from collections.abc import Iterable
 
-# Link prefixes whose target is not prose: files and categories (English and localized names;
-# a dump's <siteinfo> adds its own, see ``wiki_xml.parse_siteinfo``).
-DEFAULT_DROP_NAMESPACES = frozenset(
-    {
-        "file", "image", "media", "category",
-        "datei", "bild", "kategorie",  # de
-        "fichier", "catégorie", "média",  # fr
-        "archivo", "imagen", "categoría",  # es
-        "файл", "изображение", "категория", "медиа",  # ru, bg
-        "категорія", "зображення",  # uk
-        "ファイル", "画像", "カテゴリ", "メディア",  # ja
-    }
-)  # fmt: skip
-
-# Section titles (normalised: lower case, no trailing colon) whose sections are not prose.
-STOP_SECTIONS = frozenset(
-    {
-        # en
-        "references", "see also", "external links", "further reading", "notes",
-        "bibliography", "sources", "footnotes", "citations", "notes and references",
-        "references and notes", "works cited", "general references", "external link",
-        # ja
-        "脚注", "出典", "注釈", "参考文献", "関連項目", "外部リンク", "脚注・出典",
-        # uk
-        "примітки", "посилання", "див. також", "джерела", "література", "виноски",
-        # bg
-        "бележки", "източници", "вижте също", "външни препратки", "литература",
-        # ru
-        "примечания", "ссылки", "см. также", "источники",
-        # de
-        "einzelnachweise", "weblinks", "siehe auch", "literatur", "anmerkungen", "quellen",
-        # fr
-        "références", "voir aussi", "liens externes", "notes et références",
-        "bibliographie", "articles connexes",
-        # es
-        "referencias", "véase también", "enlaces externos", "bibliografía", "notas",
-    }
-)  # fmt: skip
+from transforms.read.langconv import resolve_conversions
+from transforms.read.wiki_media import (
+    DEFAULT_DROP_NAMESPACES,
+    MEDIA_LINE,
+    drop_unclosed_media,
+    looks_like_media,
+    namespace_key,
+)
+from transforms.read.wiki_sections import drop_stop_sections
 
 # Interwiki prefixes: ``[[wikt:word]]`` shows ``word``; interlanguage links show nothing.
 _INTERWIKI = frozenset(
@@ -80,7 +52,6 @@ _QUOTES = re.compile(r"'''''|'''|''")  # 4 quotes: an apostrophe, then bold
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
 _BR = re.compile(r"<br\s*/?>", re.I)
 _MAGIC = re.compile(r"__[^\W\d_]+(?:_[^\W\d_]+)*__")
-_HEADING = re.compile(r"^(={1,6})(.+?)\1[ \t]*$", re.M)
 _EMPTY_PARENS = re.compile(r"\([^\S\n]*[,;:]?[^\S\n]*\)|（[^\S\n]*[、，]?[^\S\n]*）")
 _SPACE = re.compile(r"\s+")
 # " ." left where a ref or template stood; only , and . (French spaces ; : ! ? on purpose)
@@ -89,6 +60,10 @@ _NOWIKI = re.compile(r"<nowiki\s*>(.*?)</nowiki\s*>|<nowiki\s*/>", re.S | re.I)
 _NOWIKI_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "{}[]|<>'=&_"})
 _RESIDUE = re.compile(r"\{\{|\}\}|\[\[|\]\]|\{\||\|\}|<ref\b[^>]*>?|</ref>", re.I)
 _HAS_WORD = re.compile(r"\w")
+# A line of nothing but links between "|" or "·" separators: a hand-made navbox, not prose.
+_LINK_LIST = re.compile(
+    r"\n[*#:;]*[ \t]*\[\[[^\[\]\n]*\]\](?:[ \t]*[|·•∙][ \t]*(?:\[\[[^\[\]\n]*\]\])?)+[ \t]*(?=\n)"
+)
 
 
 class WikitextError(ValueError):
@@ -96,27 +71,35 @@ class WikitextError(ValueError):
 
 
 def wikitext_to_paragraphs(
-    text: str, *, drop_namespaces: Iterable[str] = DEFAULT_DROP_NAMESPACES
+    text: str,
+    *,
+    drop_namespaces: Iterable[str] = DEFAULT_DROP_NAMESPACES,
+    zh_variant: str | None = None,
 ) -> list[str]:
     """Plain-text paragraphs of one page's wikitext; headings are boundaries, not text.
 
     ``drop_namespaces``: lower-case link prefixes (File, Category, localized) to remove.
+    ``zh_variant``: the script variant ``-{zh-hans:A; zh-hant:B}-`` shows (``zh-hans``,
+    ``zh-tw``, ...); None: the first one listed.
     Raises WikitextError where the parser gives up.
     """
     drop = drop_namespaces if isinstance(drop_namespaces, frozenset) else frozenset(drop_namespaces)
-    text = _strip_blocks(text)
-    text = _inline(_drop_stop_sections(text), drop)
-    return _paragraphs(text.split("\n"))
+    text = _strip_blocks(text, zh_variant)
+    text = _drop_non_prose_lines(drop_stop_sections(text))
+    return _paragraphs(_inline(text, drop).split("\n"))
 
 
-def _strip_blocks(text: str) -> str:
-    """Remove comments, refs, content-only tags, templates and tables."""
+def _strip_blocks(text: str, zh_variant: str | None) -> str:
+    """Remove comments, refs, content-only tags, templates and tables; resolve ``-{...}-``
+    first, so that templates holding it still match the innermost-template regex."""
     if "<" in text:
         text = _COMMENT.sub("", text)
         # nowiki content is literal text: escape its markup; _inline unescapes it at the end.
         text = _NOWIKI.sub(lambda m: (m.group(1) or "").translate(_NOWIKI_ESCAPES), text)
         text = _REF.sub("", text)
         text = _DROP_TAG.sub("", text)
+    if "-{" in text:
+        text = resolve_conversions(text, zh_variant)
     while "{{" in text:
         text, n = _TEMPLATE.subn(_render_template, text)
         if n == 0:
@@ -175,32 +158,13 @@ def _strip_tables(text: str) -> str:
     return "\n".join(out)
 
 
-def _normalise_title(title: str) -> str:
-    title = _WIKILINK.sub(lambda m: m.group(1).split("|")[-1], title)
-    title = _TAG.sub("", _QUOTES.sub("", title))
-    return _SPACE.sub(" ", title).strip().rstrip(":").strip().lower()
-
-
-def _drop_stop_sections(text: str) -> str:
-    """Remove sections whose heading is in STOP_SECTIONS, up to the next heading at that level
-    or above. Kept headings become blank lines (paragraph boundaries)."""
-    if "=" not in text:
-        return text
-    out: list[str] = []
-    pos = 0
-    skip_level = 0  # 0: keeping; n: inside a dropped section of level n
-    for m in _HEADING.finditer(text):
-        level = len(m.group(1))
-        if skip_level and level > skip_level:
-            continue  # a subsection of a dropped section
-        if not skip_level:
-            out.append(text[pos : m.start()])
-        skip_level = level if _normalise_title(m.group(2)) in STOP_SECTIONS else 0
-        out.append("\n")
-        pos = m.end()
-    if not skip_level:
-        out.append(text[pos:])
-    return "".join(out)
+def _drop_non_prose_lines(text: str) -> str:
+    """Remove bare gallery lines ("File:x.jpg|caption") and lines that only list links."""
+    text = "\n" + text + "\n"  # the line regexes anchor on "\n" (see wiki_sections._HEADING)
+    text = MEDIA_LINE.sub("", text)
+    if "]]" in text:
+        text = _LINK_LIST.sub("\n", text)
+    return text[1:-1]
 
 
 def _link_text(match: re.Match, drop: frozenset[str]) -> str:
@@ -213,11 +177,13 @@ def _link_text(match: re.Match, drop: frozenset[str]) -> str:
     target = target.lstrip(":")
     prefix, colon, rest = target.partition(":")
     if colon:
-        prefix = prefix.strip().lower()
+        prefix = namespace_key(prefix)
         if prefix in drop:
             return "" if not colon_link else (label or rest).strip()
         if prefix in _INTERWIKI:
             return (label or rest).strip()
+        if not colon_link and looks_like_media(rest, label.split("|") if bar else []):
+            return ""  # an image whose namespace name is in no table: known by its shape
         if not bar and not colon_link and _LANG_PREFIX.match(prefix):
             return ""  # interlanguage link
     if bar:
@@ -232,6 +198,8 @@ def _inline(text: str, drop: frozenset[str]) -> str:
         n = 1
         while n and "[[" in text:
             text, n = _WIKILINK.subn(lambda m: _link_text(m, drop), text)
+        if "[[" in text:
+            text = drop_unclosed_media(text, drop)
     if "''" in text:
         text = _QUOTES.sub("", text)
     if "<" in text:

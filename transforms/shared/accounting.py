@@ -46,6 +46,27 @@ class BeamCount:
         counter.inc(n)
 
 
+class DropRecorder:
+    """A Count that also notes which ``dropped_*`` counters the current record incremented,
+    so the step's shell can say why a document left (``--keep_dropped``). Only wrapped
+    around a step's count when that flag is on: with it off a step counts exactly as before.
+    """
+
+    def __init__(self, count: Count) -> None:
+        self._count = count
+        self._reasons: list[str] = []
+
+    def __call__(self, name: str, n: int = 1) -> None:
+        self._count(name, n)
+        if name.startswith(DROPPED_PREFIX):
+            self._reasons.append(name.removeprefix(DROPPED_PREFIX))
+
+    def take(self) -> tuple[str, ...]:
+        """The drop reasons noted since the last call, in the order they were counted."""
+        reasons, self._reasons = tuple(self._reasons), []
+        return reasons
+
+
 @dataclass(frozen=True)
 class Rejected:
     """A dead-letter entry: what was rejected, from where, and why."""

@@ -9,6 +9,7 @@ written a record batch at a time, so memory does not grow with the corpus or the
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import apache_beam as beam
@@ -152,6 +153,49 @@ def read_manifest_any(directory: str) -> dict:
     path = FileSystems.join(directory, MANIFEST_FILE)
     with FileSystems.open(path) as f:
         return parse_manifest(f.read(), where=path)
+
+
+# What each kind of shard set is, in a user's words (and which job writes it).
+_SHARD_SET_KINDS = {
+    "bertcorpus.document": "cleaned documents (pipeline.clean)",
+    "bertcorpus.example": "pretraining examples (pipeline.shards)",
+}
+
+
+def check_shard_sets(
+    directories: list[str], *, schema: pa.Schema, flag: str, remote: bool = False
+) -> list[dict]:
+    """The manifests of ``directories``, each checked to be a shard set of ``schema``; a
+    UserError naming ``flag`` otherwise (no folder, no manifest, another kind of shard set).
+
+    Remote folders are checked only with ``remote`` (else their manifests are read inside the
+    pipeline, see ReadShardSet, and an empty list entry stands for them).
+    """
+    from schemas.cli import UserError
+    from schemas.shards import ShardError, schema_version_of
+
+    if not directories:
+        raise UserError(f"{flag}: give at least one shard set folder")
+    name, version = schema_version_of(schema)
+    manifests = []
+    for directory in directories:
+        if not remote and not is_local(directory):
+            continue
+        if is_local(directory) and not os.path.isdir(local_path(directory)):
+            raise UserError(f"{flag} {directory}: no such folder")
+        try:
+            manifest = read_manifest_any(directory)
+        except ShardError as exc:
+            raise UserError(f"{flag}: {exc}") from exc
+        held = (manifest["schema_name"], manifest["schema_version"])
+        if held != (name, version):
+            kind = _SHARD_SET_KINDS.get(held[0], held[0])
+            want = _SHARD_SET_KINDS.get(name, name)
+            raise UserError(
+                f"{flag} {directory} holds {kind} v{held[1]}; this job reads {want} v{version}"
+            )
+        manifests.append(manifest)
+    return manifests
 
 
 def _rows(table: pa.Table) -> Iterator[dict]:

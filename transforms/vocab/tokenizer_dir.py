@@ -14,14 +14,15 @@ from __future__ import annotations
 import hashlib
 import os
 
+from schemas.cli import UserError
 from schemas.special_tokens import CLS, MASK, PAD, SEP, SPECIAL_TOKENS, UNK
 
 TOKENIZER_FILE = "tokenizer.json"
 VOCAB_FILE = "vocab.txt"
 
 
-class TokenizerDirError(RuntimeError):
-    pass
+class TokenizerDirError(UserError, RuntimeError):
+    """A tokenizer folder cannot be read (a user error: one ``error:`` line)."""
 
 
 def load_tokenizer(tok_dir: str):
