@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-STAGES = ("clean", "vocab", "pack", "loader", "train", "finetune")
+STAGES = ("clean", "sentences", "vocab", "pack", "loader", "train", "finetune")
 
 
 def run_stage(stage: str, quick: bool) -> dict:

@@ -56,6 +56,8 @@ def _fraction(value: str) -> float:
 
 def add_clean_args(parser) -> None:
     """Our flags (everything else goes to Beam, see pipeline.job)."""
+    from transforms.read.langconv import ZH_VARIANTS  # imports only re: --help stays instant
+
     parser.add_argument("--source", required=True, choices=SOURCES)
     parser.add_argument("--input", required=True, help="comma list of files, globs, URIs")
     parser.add_argument("--output", required=True, help="output folder (local or gs://...)")
@@ -77,6 +79,13 @@ def add_clean_args(parser) -> None:
         type=int,
         default=100,
         help="wiki multistream dumps (index beside the dump): bz2 streams per parallel read",
+    )
+    parser.add_argument(
+        "--zh_variant",
+        default=None,
+        choices=ZH_VARIANTS,
+        help="--source wiki: the script variant -{zh-hans:A; zh-hant:B}- markup shows "
+        "(default: the first variant the markup lists, as its author typed it)",
     )
     parser.add_argument("--num_shards", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
@@ -139,6 +148,7 @@ def config_from_args(args) -> CleanConfig:
         tsv_columns=tuple(c.strip() for c in args.tsv_columns.split(",")),
         lang_hint=args.lang_hint,
         streams_per_range=args.streams_per_range,
+        zh_variant=args.zh_variant,
     )
     quality = None
     if not args.no_quality:

@@ -17,12 +17,13 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms.read import wiki_xml
+from transforms.read import wiki_split
 from transforms.read.config import ReaderConfig
 from transforms.read.files import FILE_RECORD_ID
 from transforms.read.rawdoc import RawDoc
 from transforms.read.sources import ReadSource, read_file
-from transforms.read.wiki_xml import parse_siteinfo, split_pages
+from transforms.read.wiki_split import split_pages
+from transforms.read.wiki_xml import parse_siteinfo
 from transforms.read.wikitext import wikitext_to_paragraphs
 from transforms.shared.accounting import CounterDict, Rejected, counters_from_result
 
@@ -137,12 +138,12 @@ _PAGE = b"<page><title>T%d</title><ns>0</ns><id>%d</id><revision><id>1</id><text
 def _events(data: bytes, chunk: int, limit=None):
     import io
 
-    old = wiki_xml._CHUNK
-    wiki_xml._CHUNK = chunk
+    old = wiki_split._CHUNK
+    wiki_split._CHUNK = chunk
     try:
         return list(split_pages(io.BytesIO(data), limit))
     finally:
-        wiki_xml._CHUNK = old
+        wiki_split._CHUNK = old
 
 
 @settings(max_examples=40, deadline=None)

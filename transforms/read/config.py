@@ -1,10 +1,13 @@
-"""The readers' configuration: a leaf module, so the source dispatcher and every reader import
-it without importing each other."""
+"""The readers' configuration: a leaf module (it imports only ``langconv``, itself a leaf, for
+the variant names), so the source dispatcher and every reader import it without importing each
+other."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal, get_args
+
+from transforms.read.langconv import ZH_VARIANTS
 
 TextFormat = Literal["lines", "blank_line", "file", "jsonl", "tsv"]
 TEXT_FORMATS: tuple[str, ...] = get_args(TextFormat)
@@ -46,6 +49,8 @@ class ReaderConfig:
     max_record_bytes: int | None = 20_000_000  # larger records -> dead letter, "too_large"
     lang_hint: str | None = None  # e.g. "ja" for a jawiki dump; None = detect later
     streams_per_range: int = 100  # wiki multistream dumps: bz2 streams (~100 pages) per task
+    # Script variant that wiki -{zh-hans:A; zh-hant:B}- markup shows; None: the first listed
+    zh_variant: str | None = None
 
     def __post_init__(self) -> None:
         if self.text_format is not None and self.text_format not in TEXT_FORMATS:
@@ -56,3 +61,5 @@ class ReaderConfig:
             raise ValueError("tsv_columns must name a 'text' column")
         if self.streams_per_range < 1:
             raise ValueError("streams_per_range must be >= 1")
+        if self.zh_variant is not None and self.zh_variant not in ZH_VARIANTS:
+            raise ValueError(f"zh_variant must be one of {ZH_VARIANTS}, got {self.zh_variant!r}")

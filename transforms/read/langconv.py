@@ -35,6 +35,9 @@ _FALLBACKS = {
     "zh-hk": ("zh-mo", "zh-hant", "zh-tw"),
     "zh-mo": ("zh-hk", "zh-hant", "zh-tw"),
 }
+# The variants a job may choose (ReaderConfig.zh_variant, --zh_variant): those with a fallback
+# chain above, so a rule that lacks the exact code still shows the same script.
+ZH_VARIANTS: tuple[str, ...] = tuple(_FALLBACKS)
 
 
 def resolve_conversions(text: str, variant: str | None = None) -> str:

@@ -21,7 +21,8 @@ from transforms.read.config import ReaderConfig
 from transforms.read.files import INPUT_FILES, read_errors, read_failure
 from transforms.read.rawdoc import RawDoc
 from transforms.read.textlines import FileRejected
-from transforms.read.wiki_xml import SiteInfo, parse_siteinfo, read_page_event, split_pages
+from transforms.read.wiki_split import split_pages
+from transforms.read.wiki_xml import SiteInfo, parse_siteinfo, read_page_event
 from transforms.shared.accounting import Count, Rejected
 
 DUMP_SUFFIX = "-multistream.xml.bz2"

@@ -49,10 +49,11 @@ STOP_SECTIONS = frozenset(
         "obras", "publicaciones", "discografía", "filmografía",
         # vi
         "tham khảo", "liên kết ngoài", "xem thêm", "chú thích", "ghi chú", "đọc thêm",
-        "tài liệu tham khảo", "nguồn", "thư mục",
+        "tài liệu tham khảo", "nguồn", "thư mục", "danh sách đĩa nhạc", "danh sách tác phẩm",
+        "danh sách phim",
         # he
         "הערות שוליים", "קישורים חיצוניים", "ראו גם", "לקריאה נוספת", "ביבליוגרפיה",
-        "מקורות", "הערות",
+        "מקורות", "הערות", "דיסקוגרפיה", "פילמוגרפיה",
         # fa
         "منابع", "پیوند به بیرون", "جستارهای وابسته", "پانویس", "پانویس\u200cها",
         "یادداشت\u200cها", "کتاب\u200cشناسی", "منابع و پانویس",
