@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import subprocess
+import sys
+import unicodedata
+from pathlib import Path
+
 import apache_beam as beam
 import numpy as np
 import pytest
@@ -9,6 +16,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
 from schemas.hashing import seeded_rng
+from tests.conftest import REPO_ROOT
 from transforms.clean.dedup import (
     DedupConfig,
     Deduplicate,
@@ -21,7 +29,10 @@ from transforms.clean.dedup import (
     resolve,
     shingle_hashes,
 )
+from transforms.clean.minhash import dedup_text
+from transforms.read.config import ReaderConfig
 from transforms.read.rawdoc import RawDoc
+from transforms.read.sources import read_file
 from transforms.shared.accounting import CounterDict, counters_from_result
 
 BASE = (
@@ -171,3 +182,151 @@ def _expected(cfg: DedupConfig) -> list[str]:
 )
 def test_deduplicate_in_beam(flags, cfg, counters):
     assert _run(flags, cfg) == counters
+
+
+# -- dedup text, shingles and one-permutation MinHash against plain-Python oracles ---------
+
+_ORACLE_SEPARATORS = {"Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Cc", "Cf"}
+
+
+def _oracle_words(text: str) -> list[str]:
+    """What dedup words mean, the slow way: separators (planes 0-1) -> space, then split."""
+    table = {c: " " for c in range(0x20000) if unicodedata.category(chr(c)) in _ORACLE_SEPARATORS}
+    return text.lower().translate(table).split()
+
+
+def _word_shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:
+    words = _oracle_words(text)
+    return {tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1))}
+
+
+def _estimate(a: str, b: str) -> float:
+    return _similarity(_doc("a", a), _doc("b", b))
+
+
+def _jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b)
+
+
+def _edit(text: str, share: float, seed: int) -> str:
+    """Replace ``share`` of the words (and drop one, insert one) at seeded places."""
+    words = text.split()
+    rng = seeded_rng(seed, "edit")
+    for i in rng.sample(range(len(words)), round(share * len(words))):
+        words[i] = rng.choice(words) + "x"
+    del words[rng.randrange(len(words))]
+    words.insert(rng.randrange(len(words)), "inserted")
+    return " ".join(words)
+
+
+def _book_words(shared_data: Path, name: str) -> list[str]:
+    return (shared_data / "books" / name).read_text(encoding="utf-8").split()
+
+
+def _first_docs(path: Path, n: int) -> list[RawDoc]:
+    items = read_file("wiki", str(path), ReaderConfig(), CounterDict())
+    docs = list(itertools.islice((d for d in items if isinstance(d, RawDoc)), n))
+    items.close()
+    return docs
+
+
+def test_dedup_words_match_the_oracle_on_many_scripts(shared_data):
+    tsv = shared_data / "multilingual" / "tatoeba_nonascii_CC0_sample.tsv"
+    sentences = [line.split("\t")[-1] for line in tsv.read_text(encoding="utf-8").splitlines()]
+    odd = "nbsp\u00a0x line\u2028sep \x1cfs \U00020000\U0002a6d6 tag\U000e0001 😀smile x\ud800y"
+    text = "\n".join([*sentences, odd])
+    assert dedup_words(_doc("t", text)) == _oracle_words(text)
+    assert dedup_text([odd]).words()[-2:] == ["smile", "x\ud800y"]
+
+
+def test_estimated_jaccard_on_real_passages(shared_data):
+    errors = []
+    books = ["11-0.txt", "1952-0.txt", "35-0.txt", "41-0.txt", "43-0.txt", "46-0.txt"]
+    for i, name in enumerate(books):
+        words = _book_words(shared_data, name)
+        passage = " ".join(words[3000 : 3000 + 250])
+        edited = _edit(passage, 0.01 + 0.02 * i, seed=i)
+        true = _jaccard(_word_shingles(passage), _word_shingles(edited))
+        assert 0.3 < true < 0.95  # near duplicates, not copies
+        errors.append(_estimate(passage, edited) - true)
+    assert max(abs(e) for e in errors) <= 0.1, errors
+    assert abs(sum(errors) / len(errors)) < 0.05, errors  # no bias
+
+
+def test_shingles_are_the_distinct_word_ngrams(shared_data):
+    text = " ".join(_book_words(shared_data, "11-0.txt")[:5000])
+    assert len(shingle_hashes(_doc("a", text), DedupConfig())) == len(_word_shingles(text))
+
+
+def test_cjk_document_shingles_by_character(shared_data):
+    wiki = shared_data / "wiki" / "jawiki-20230501-pages-articles-first238pages.xml.bz2"
+    (doc,) = [d for d in _first_docs(wiki, 2) if sum(map(len, d.paragraphs)) > 5000]
+    text = "\n".join(doc.paragraphs)
+    chars = "".join(_oracle_words(text))
+    grams = {chars[i : i + 5] for i in range(len(chars) - 4)}
+    assert len(shingle_hashes(doc, DedupConfig())) == len(grams)
+    # Every 40th character changed: about 1 in 8 shingles, Jaccard ~0.78.
+    edited = "".join("字" if i % 40 == 7 else c for i, c in enumerate(chars))
+    edited_grams = {edited[i : i + 5] for i in range(len(edited) - 4)}
+    true = _jaccard(grams, edited_grams)
+    assert abs(_estimate(chars, edited) - true) <= 0.1
+    assert _estimate(chars, "".join(reversed(chars))) < 0.1
+
+
+def test_empty_and_one_word_documents():
+    cfg = DedupConfig()
+    for text in ["", "  !!! — ... ", "\n\n"]:
+        hashes = shingle_hashes(_doc("e", text), cfg)
+        assert len(hashes) == 0
+        assert (minhash_signature(hashes, cfg) == np.iinfo(np.uint32).max).all()
+    one = minhash_signature(shingle_hashes(_doc("w", "Lighthouse."), cfg), cfg)
+    assert len(set(one.tolist())) == 1  # every empty bin copied the one filled bin
+    assert _estimate("Lighthouse.", "LIGHTHOUSE!") == 1.0
+    assert _estimate("Lighthouse.", "Lamppost.") == 0.0
+
+
+def test_short_document_signature_holds_only_its_own_minima():
+    cfg = DedupConfig()
+    hashes = shingle_hashes(_doc("s", "one two three four five six seven eight nine ten"), cfg)
+    assert len(hashes) == 6
+    sig = minhash_signature(hashes, cfg)
+    assert set(sig.tolist()) <= {h & 0xFFFFFFFF for h in hashes.tolist()}
+    assert len(set(sig.tolist())) > 1  # empty bins borrow from different filled bins
+
+
+def test_very_long_document_and_long_words(shared_data):
+    words = [
+        w for name in ("11-0.txt", "35-0.txt", "43-0.txt") for w in _book_words(shared_data, name)
+    ]
+    text = " ".join(words)  # ~120k words
+    extra = " ".join(_book_words(shared_data, "46-0.txt")[:12000])
+    true = _jaccard(_word_shingles(text), _word_shingles(text + " " + extra))
+    assert abs(_estimate(text, text + " " + extra) - true) <= 0.1
+    # Words longer than any power table so far, differing only in their last letter.
+    long_a, long_b = "a" * 5000 + "b", "a" * 5000 + "c"
+    assert _estimate(long_a, long_a.upper()) == 1.0
+    assert _estimate(long_a, long_b) == 0.0
+
+
+def test_signatures_do_not_depend_on_the_process():
+    code = (
+        "from transforms.clean.dedup import DedupConfig, minhash_signature, shingle_hashes\n"
+        "from transforms.read.rawdoc import RawDoc\n"
+        "cfg = DedupConfig(seed=7)\n"
+        f"doc = RawDoc(doc_id='a', source='text', paragraphs=({BASE!r},))\n"
+        "print(minhash_signature(shingle_hashes(doc, cfg), cfg).tobytes().hex())\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": str(hash_seed)},
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for hash_seed in (1, 2)
+    }
+    cfg = DedupConfig(seed=7)
+    here = minhash_signature(shingle_hashes(_doc("a", BASE), cfg), cfg).tobytes().hex()
+    assert outputs == {here}

@@ -1,11 +1,11 @@
 """Exact and near-duplicate removal across a whole job, deterministic under any bundling.
 
 - Exact: documents whose text is equal after lower-casing and removing whitespace,
-  punctuation, symbols and controls share a 128-bit blake2b key; the smallest doc_id of each
+  punctuation, symbols and controls share a 128-bit xxh3 key; the smallest doc_id of each
   key is kept, the others count ``dropped_duplicate``.
-- Near: MinHash (our own, vectorised with numpy and seeded by ``schemas.hashing``) over
-  shingles of ``shingle`` words; of ``shingle`` characters for scripts without spaces and for
-  protein residues. The signature is cut into ``bands`` bands, and each band value is a Beam
+- Near: one-permutation MinHash (``transforms.clean.minhash``) over shingles of ``shingle``
+  words; of ``shingle`` characters for scripts without spaces and for protein residues. The
+  signature is cut into ``bands`` bands, and each band value is a Beam
   key. In each band group, members are visited by doc_id; a member whose estimated Jaccard
   with an earlier kept member is >= ``threshold`` is marked (candidates are verified on the
   full signature, so a chance band collision drops nothing). A document marked in any band
@@ -16,24 +16,20 @@ are grouped by band, and the documents themselves are shuffled once.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import itertools
 import tempfile
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
+import xxhash
 from apache_beam.io.filesystems import FileSystems
 
 from schemas.document import PROTEIN
-from schemas.hashing import seeded_rng, splitmix64
-from transforms.clean.ngrams import ngram_hash
+from transforms.clean import minhash
+from transforms.clean.minhash import DedupText, dedup_text
 from transforms.read.rawdoc import RawDoc
 from transforms.shared.accounting import BeamCount, Count, dropped
-from transforms.shared.alphabets import UNSPACED
 from transforms.shared.exclusions import DROPPED_TAG, KeepDropped, WriteDropped, dropped_row
 from transforms.shared.spill import DeleteWhenDone, GroupByKeyThroughFiles
 
@@ -42,8 +38,6 @@ DROPPED_DUPLICATE = dropped(DUPLICATE)
 DROPPED_NEAR_DUPLICATE = dropped(NEAR_DUPLICATE)
 EXACT, NEAR = "exact", "near"
 BANDS_TAG = "bands"
-
-_CHUNK = 4096  # shingles per (chunk, num_perm) matrix: bounds memory on book-sized documents
 
 
 @dataclass(frozen=True)
@@ -61,68 +55,30 @@ class DedupConfig:
             raise ValueError(f"num_perm {self.num_perm} must split into 1..255 equal bands")
 
 
-@functools.cache
-def _separator_table() -> dict[int, str]:
-    """str.translate table: punctuation, symbols and controls -> space. Built from Unicode
-    categories (re's \\W would also drop the combining vowel signs of Indic scripts); planes
-    0-1 only (30 ms once per process), where they all live."""
-    return {c: " " for c in range(0x20000) if unicodedata.category(chr(c)) in _SEPARATOR_CATEGORIES}
-
-
-_SEPARATOR_CATEGORIES = frozenset(
-    ["Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "Sm", "Sc", "Sk", "So", "Cc", "Cf"]
-)
-
-
 def dedup_words(doc: RawDoc) -> list[str]:
     """Lower-cased words with punctuation, symbols and whitespace removed."""
-    return "\n".join(doc.paragraphs).lower().translate(_separator_table()).split()
+    return dedup_text(doc.paragraphs).words()
 
 
-def exact_key(doc: RawDoc, words: list[str] | None = None) -> bytes:
+def exact_key(doc: RawDoc, text: DedupText | None = None) -> bytes:
     """128-bit key of the text with case, whitespace, punctuation and symbols ignored."""
-    words = dedup_words(doc) if words is None else words
-    return hashlib.blake2b("".join(words).encode(), digest_size=16).digest()
+    text = dedup_text(doc.paragraphs) if text is None else text
+    # The little-endian code points: the same bytes, so the same key, on every machine.
+    return xxhash.xxh3_128_digest(np.ascontiguousarray(text.chars).data)
 
 
-def shingle_hashes(doc: RawDoc, cfg: DedupConfig, words: list[str] | None = None) -> np.ndarray:
-    """Unique uint64 hashes of the document's shingles (empty for a document without text)."""
-    import xxhash
-
+def shingle_hashes(doc: RawDoc, cfg: DedupConfig, text: DedupText | None = None) -> np.ndarray:
+    """Sorted unique uint64 hashes of the document's shingles (empty for a document without
+    text): by character for protein residues, else from its dedup text."""
     if doc.source == PROTEIN:
-        words = list(doc.paragraphs)
-    elif words is None:
-        words = dedup_words(doc)
-    chars = "".join(words)
-    if doc.source == PROTEIN or len(chars) - len(UNSPACED.sub("", chars)) > 0.3 * len(chars):
-        units = np.frombuffer(chars.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    else:
-        encoded = " ".join(words).encode().split()
-        hashes = map(xxhash.xxh3_64_intdigest, encoded, itertools.repeat(cfg.seed))
-        units = np.fromiter(hashes, np.uint64, len(encoded))
-    if not len(units):
-        return units
-    # splitmix64 spreads the structured polynomial hashes over all 64 bits.
-    return np.unique(splitmix64(ngram_hash(units, cfg.shingle)))
-
-
-@functools.cache
-def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = seeded_rng(seed, "minhash", num_perm)
-    a = np.array([rng.getrandbits(64) | 1 for _ in range(num_perm)], dtype=np.uint64)
-    b = np.array([rng.getrandbits(64) for _ in range(num_perm)], dtype=np.uint64)
-    return a, b
+        return minhash.residue_shingles("".join(doc.paragraphs), cfg.shingle, cfg.seed)
+    text = dedup_text(doc.paragraphs) if text is None else text
+    return minhash.text_shingles(text, cfg.shingle, cfg.seed)
 
 
 def minhash_signature(hashes: np.ndarray, cfg: DedupConfig) -> np.ndarray:
-    """(num_perm,) uint32: per permutation the minimum of (a*h + b) >> 32 (multiply-shift)."""
-    a, b = _permutations(cfg.num_perm, cfg.seed)
-    signature = np.full(cfg.num_perm, np.iinfo(np.uint32).max, dtype=np.uint64)
-    for start in range(0, len(hashes), _CHUNK):
-        chunk = hashes[start : start + _CHUNK, None]
-        values = (chunk * a + b) >> np.uint64(32)
-        np.minimum(signature, values.min(axis=0), out=signature)
-    return signature.astype(np.uint32)
+    """(num_perm,) uint32 MinHash signature of ``shingle_hashes``' output."""
+    return minhash.signature(hashes, cfg.num_perm, cfg.seed)
 
 
 def band_keys(signature: np.ndarray, cfg: DedupConfig) -> list[bytes]:
@@ -219,12 +175,14 @@ class _DedupKeysFn(beam.DoFn):
         self.cfg = cfg
 
     def process(self, doc: RawDoc):
-        words = None if doc.source == PROTEIN else dedup_words(doc)
+        text = None
+        if self.cfg.exact or doc.source != PROTEIN:
+            text = dedup_text(doc.paragraphs)
         if self.cfg.exact:
-            yield exact_key(doc, words), doc.doc_id
+            yield exact_key(doc, text), doc.doc_id
         if not self.cfg.near:
             return
-        hashes = shingle_hashes(doc, self.cfg, words)
+        hashes = shingle_hashes(doc, self.cfg, text)
         if len(hashes):
             signature = minhash_signature(hashes, self.cfg)
             sig = signature.tobytes()
