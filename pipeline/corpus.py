@@ -1,7 +1,8 @@
 """One command from raw corpora to training shards: clean -> vocab -> shards -> report.
 
     python -m pipeline.corpus --lang multi --output out/multi [--data_dir DIR] [--download]
-        [--vocab_size 8000] [--max_seq_len 128] [--pair nsp] [--verbose] [-- BEAM_FLAGS...]
+        [--vocab_size 8000] [--max_seq_len 128] [--pair nsp] [--verbose] [--overwrite]
+        [--debug] [-- BEAM_FLAGS...]
 
 ``--lang`` picks a recipe of inputs under ``--data_dir``: by default the repository's sample
 corpora (``../shared/data``, or ``$BERTCORPUS_SHARED_DATA``) where they exist, else the
@@ -10,7 +11,9 @@ download cache ``data/raw``, which is filled with the recipe's real sources
 Everything after ``--`` is passed to every Beam job unchanged (e.g.
 ``--runner=DataflowRunner ...``). Each stage writes its own folder with ``stats.json``; the
 command ends with one summary table and ``OUTPUT/report.html`` (pipeline.report); the shards
-feed ``python -m trainer.pretrain``.
+feed ``python -m trainer.pretrain``. Rerunning the same command into OUTPUT is allowed; a stage
+folder holding a run with other inputs or settings is refused unless ``--overwrite`` (passed to
+every job, like ``--debug``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,14 @@ import time
 from dataclasses import replace
 
 from pipeline.recipes import RECIPES, Input
+from schemas.cli import (
+    USER_ERROR_STATUS,
+    CommandParser,
+    UserError,
+    UserExit,
+    add_debug_flag,
+    run_command,
+)
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOWNLOAD_CACHE = os.path.join("data", "raw")
@@ -59,6 +70,7 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
                     "--output",
                     clean_dir,
                     *item.flags,
+                    *_passed_on(args),
                     *beam_flags,
                 ],
             )
@@ -76,6 +88,7 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
                 "--vocab_size",
                 str(args.vocab_size),
                 *vocab_model,
+                *_passed_on(args),
                 *beam_flags,
             ],
         )
@@ -96,6 +109,7 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
                 "none" if protein else args.pair,
                 "--seed",
                 str(args.seed),
+                *_passed_on(args),
                 *beam_flags,
             ],
         )
@@ -103,8 +117,13 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
     return plan
 
 
+def _passed_on(args: argparse.Namespace) -> list[str]:
+    """Our flags that every job takes too."""
+    return [f"--{name}" for name in ("overwrite", "debug") if getattr(args, name, False)]
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="python -m pipeline.corpus",
         description=__doc__.split("\n\n")[0],
         epilog="Arguments after -- are Beam pipeline flags passed to every job.",
@@ -126,6 +145,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--no_report", action="store_true", help="skip OUTPUT/report.html")
     add("--verbose", action="store_true", help="every job's full log")
     add("--dry_run", action="store_true", help="print the plan and stop")
+    add("--overwrite", action="store_true", help="let every job replace another run's outputs "
+        "in its folder (only the files the jobs write)")  # fmt: skip
+    add_debug_flag(parser)
     return parser
 
 
@@ -143,7 +165,8 @@ def ensure_data(args: argparse.Namespace) -> None:
         return
     if not (args.download or os.path.normpath(args.data_dir) == DOWNLOAD_CACHE):
         names = ", ".join(f"{i.name} ({i.pattern})" for i in missing)
-        sys.exit(f"--data_dir {args.data_dir} lacks {names}; pass --download to fetch them there")
+        hint = "pass --download to fetch them there"
+        raise UserError(f"--data_dir {args.data_dir} lacks {names}; {hint}")
     from pipeline.catalog import Options, fetch_input
     from pipeline.fetch import DownloadError
 
@@ -155,7 +178,7 @@ def ensure_data(args: argparse.Namespace) -> None:
         try:
             fetch_input(item.name, args.data_dir, opts)
         except DownloadError as exc:
-            sys.exit(f"download failed: {exc}")
+            raise UserError(f"download failed: {exc}") from exc
 
 
 def _stage(job: str, job_argv: list[str]) -> tuple[str, str]:
@@ -178,14 +201,20 @@ def run_stage(job: str, job_argv: list[str], verbose: bool) -> float:
     if done.returncode != 0:
         if done.stdout:
             print(done.stdout, end="")
+        if done.returncode == USER_ERROR_STATUS:  # the job's own `error:` line says why
+            raise UserExit(f"{job} refused its input or settings")
         sys.exit(f"{job} failed with exit status {done.returncode}; see its output above")
     return time.perf_counter() - started
 
 
 def run(argv: list[str] | None = None) -> dict:
+    """Run the command (a user error: one ``error:`` line, exit 2); returns the summary."""
+    return run_command(_run, argv)
+
+
+def _run(argv: list[str]) -> dict:
     from pipeline.summary import format_table, stage_row
 
-    argv = list(sys.argv[1:] if argv is None else argv)
     beam_flags = argv[argv.index("--") + 1 :] if "--" in argv else []
     ours = argv[: argv.index("--")] if "--" in argv else argv
     args = _parser().parse_args(ours)

@@ -15,16 +15,19 @@ resumes with an HTTP Range request, within one run (a cut connection) and across
 from __future__ import annotations
 
 import argparse
-import sys
 
 from pipeline.catalog import fetch_recipe
 from pipeline.fetch import DEFAULT_BASE_URL, DownloadError, WikiDump, download_wiki
+from pipeline.recipes import RECIPES
+from schemas.cli import CommandParser, UserError, add_debug_flag, run_command
 
 
 def _add_args(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--wiki", help="Wikipedia language code, e.g. en, ja, uk")
-    what.add_argument("--recipe", help="every source of a pipeline.corpus recipe, e.g. en")
+    what.add_argument(
+        "--recipe", choices=sorted(RECIPES), help="every source of a pipeline.corpus recipe"
+    )
     parser.add_argument("--output", required=True, help="folder to write the files to")
     parser.add_argument("--date", default="latest", help="dump date YYYYMMDD or 'latest'")
     parser.add_argument(
@@ -46,8 +49,14 @@ def _add_args(parser: argparse.ArgumentParser) -> None:
 
 
 def run(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """Run the command (a user error or a failed download: one ``error:`` line, exit 2)."""
+    return run_command(_run, argv)
+
+
+def _run(argv: list[str]) -> str:
+    parser = CommandParser(prog="python -m pipeline.download", description=__doc__.split("\n\n")[0])
     _add_args(parser)
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     try:
         if args.recipe:
@@ -57,8 +66,8 @@ def run(argv: list[str] | None = None) -> str:
             return args.output
         dump = WikiDump(args.wiki, args.date, args.dump, args.base_url)
         path = download_wiki(dump, args.output)
-    except DownloadError as exc:
-        sys.exit(f"download failed: {exc}")
+    except DownloadError as exc:  # a bad language, date or mirror, a checksum mismatch
+        raise UserError(f"download failed: {exc}") from exc
     print(path)
     return path
 

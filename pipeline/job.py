@@ -10,12 +10,14 @@ silently become another's.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+import re
 import sys
 import weakref
 from collections.abc import Callable, Mapping
 
-from schemas.cli import add_debug_flag
+from schemas.cli import CommandParser, UserError, add_debug_flag
 from schemas.run_record import RUN_FIELD, RunIdentity
 
 BEAM_EPILOG = (
@@ -29,7 +31,7 @@ def parse_job_args(
     argv: list[str], *, prog: str, doc: str, add_args: Callable[[argparse.ArgumentParser], None]
 ) -> tuple[argparse.Namespace, list[str]]:
     """(our flags, Beam flags). ``--help`` prints ours and exits before Beam is imported."""
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog=prog,
         description=doc,
         epilog=BEAM_EPILOG,
@@ -81,6 +83,27 @@ def beam_options(beam_args: list[str]):
     return PipelineOptions(beam_args)
 
 
+# "schemas.shards.ShardError: shard X: sha256 mismatch ..." in a worker's traceback text.
+_RAISED = re.compile(r"^((?:schemas|transforms|pipeline)(?:\.\w+)+)\.(\w+): (.+)$", re.M)
+
+
+def worker_user_error(exc: BaseException) -> UserError | None:
+    """The UserError a worker process raised, if it is what failed the run; else None.
+
+    Runners with worker processes (multi_processing DirectRunner, Dataflow) re-raise a step's
+    exception in the driver as a RuntimeError holding the worker's traceback as text; the
+    last exception it names, when one of our UserError classes, is made a UserError again.
+    """
+    for module, name, message in reversed(_RAISED.findall(str(exc))):
+        try:
+            cls = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue
+        if isinstance(cls, type) and issubclass(cls, UserError):
+            return UserError(message)
+    return None
+
+
 def run_and_record(
     pipeline,
     *,
@@ -115,8 +138,14 @@ def run_and_record(
     stage = f"{job} {os.path.basename(output.rstrip('/'))}"
     with captured_stderr(not getattr(flags, "verbose", False)) as terminal:
         with Ticker(stage, output, terminal) as ticker:
-            result = pipeline.run()
-            result.wait_until_finish()
+            try:
+                result = pipeline.run()
+                result.wait_until_finish()
+            except Exception as exc:
+                user_error = None if isinstance(exc, UserError) else worker_user_error(exc)
+                if user_error is None:
+                    raise
+                raise user_error from exc
     if dry_run:
         return {"dry_run": True}  # the graph was built; nothing ran, no files
     counters = counters_from_result(result)

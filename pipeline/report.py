@@ -1,6 +1,6 @@
 """A corpus report in the browser: one self-contained report.html with its PNGs beside it.
 
-    python -m pipeline.report OUT_DIR [--run RUN_DIR]
+    python -m pipeline.report OUT_DIR [--run RUN_DIR] [--debug]
 
 OUT_DIR is a ``pipeline.corpus`` output (clean/*/, tokenizer/, shards/). The report shows per
 source and language the documents, sentences and tokens; drop reasons of every stage;
@@ -13,7 +13,6 @@ no network: the page is plain HTML and CSS, the figures are files beside it.
 
 from __future__ import annotations
 
-import argparse
 import glob
 import html
 import json
@@ -279,14 +278,36 @@ def write_report(out_dir: str, run_dir: str | None = None) -> str:
 
 
 def main(argv: list[str] | None = None) -> str:
-    parser = argparse.ArgumentParser(
-        prog="python -m pipeline.report", description=__doc__.split("\n\n")[0]
-    )
+    """Run the command (a user error: one ``error:`` line, exit 2); returns the HTML path."""
+    from schemas.cli import run_command
+
+    return run_command(_main, argv)
+
+
+def check_folders(out_dir: str, run_dir: str | None) -> None:
+    """UserError unless OUT_DIR holds a stage of pipeline.corpus and RUN_DIR a training log."""
+    from schemas.cli import UserError
+
+    if not os.path.isdir(out_dir):
+        raise UserError(f"{out_dir}: no such folder")
+    if not stage_stats(out_dir):
+        raise UserError(
+            f"{out_dir}: not a pipeline.corpus output (no clean/*/stats.json, "
+            "tokenizer/stats.json or shards/stats.json)"
+        )
+    if run_dir is not None and not os.path.isfile(os.path.join(run_dir, "log.jsonl")):
+        raise UserError(f"--run {run_dir}: no log.jsonl; is it a trainer.pretrain run folder?")
+
+
+def _main(argv: list[str]) -> str:
+    from schemas.cli import CommandParser, add_debug_flag
+
+    parser = CommandParser(prog="python -m pipeline.report", description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir", help="a pipeline.corpus output folder")
     parser.add_argument("--run", default=None, help="a trainer.pretrain run folder")
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
-    if not os.path.isdir(args.out_dir):
-        parser.exit(2, f"{args.out_dir}: no such folder\n")
+    check_folders(args.out_dir, args.run)
     path = write_report(args.out_dir, args.run)
     print(path)
     return path

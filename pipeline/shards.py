@@ -2,7 +2,7 @@
 
     python -m pipeline.shards --input CLEAN_DIR[,CLEAN_DIR...] --tokenizer TOK_DIR \
         --output SHARD_DIR --max_seq_len 128 --pair {nsp,sop,none} \
-        [--compression {zstd,lz4,none}] [Beam flags]
+        [--compression {zstd,lz4,none}] [--overwrite] [--debug] [Beam flags]
 
 Writes Arrow shards in EXAMPLE_SCHEMA (one length bin per shard, rows sorted by a unique
 example key, so the bytes depend only on input and seed), ``manifest.json``, ``stats.json``

@@ -2,7 +2,8 @@
 
     python -m pipeline.vocab --input CLEAN_DIR[,CLEAN_DIR...] --output TOK_DIR --vocab_size N
         [--model wordpiece|unigram|bpe|residues] [--lowercase | --cased] [--alpha 0.7]
-        [--max_words N] [--min_count 2] [--holdout_fraction 0.02] [--seed N] [Beam flags]
+        [--max_words N] [--min_count 2] [--holdout_fraction 0.02] [--seed N] [--overwrite]
+        [--debug] [Beam flags]
 
 Writes TOK_DIR/{tokenizer.json, vocab.txt, tokenizer_config.json, special_tokens_map.json,
 vocab_report.json}, TOK_DIR/stats.json (counters; ledger over documents:

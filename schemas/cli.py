@@ -15,12 +15,13 @@ import contextlib
 import re
 import sys
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 DEBUG_FLAG = "--debug"
 USER_ERROR_STATUS = 2
 # What the DirectRunner appends to an exception raised inside a step: noise for a user.
 _BEAM_STEP = re.compile(r"\s*\[while running '[^']*'\]\s*$")
+_RAISED_AS = re.compile(r"^[\w.]+: ")  # "schemas.shards.ShardError: " before a message
 
 T = TypeVar("T")
 
@@ -36,6 +37,28 @@ class UserError(ValueError):
 # Besides UserError: a path that does not exist or cannot be opened is always the user's.
 # (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError.)
 _PATH_ERRORS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+class UserExit(SystemExit):
+    """How a command ends after a user error: exit status 2. ``str()`` is the message already
+    printed, so a caller in the same process (a test, a notebook) can still read why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(USER_ERROR_STATUS)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse with our error format: a bad or missing flag is one line ``error: <message>``
+    and exit status 2 (argparse's own prints the usage lines before it)."""
+
+    def error(self, message: str) -> NoReturn:
+        text = f"{message} (see {self.prog} --help)"
+        print(f"error: {text}", file=sys.stderr, flush=True)
+        raise UserExit(text)
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
@@ -55,15 +78,19 @@ def error_message(exc: BaseException) -> str:
     text = str(exc).strip()
     if isinstance(exc, OSError) and exc.filename is not None:
         text = f"{exc.filename}: {exc.strerror or text}"
-    first = _BEAM_STEP.sub("", text.splitlines()[0] if text else type(exc).__name__)
-    return first
+    lines = [line for line in text.splitlines() if line.strip()] or [type(exc).__name__]
+    line = lines[0]
+    if "Traceback (most recent call last)" in text:  # re-raised with a worker's traceback as
+        line = _RAISED_AS.sub("", lines[-1])  # text (torch's DataLoader): its last line says why
+    return _BEAM_STEP.sub("", line)
 
 
 def run_command(main: Callable[[list[str]], T], argv: list[str] | None = None) -> T:
     """Run an entry point ``main(argv)`` as a command (``argv`` None: ``sys.argv[1:]``).
 
     A UserError (or an unreadable path) prints ``error: <message>`` on stderr and exits with
-    status 2; with ``--debug`` it propagates with its traceback. Anything else propagates.
+    status 2 (UserExit); with ``--debug`` it propagates with its traceback. Anything else
+    propagates.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -71,8 +98,9 @@ def run_command(main: Callable[[list[str]], T], argv: list[str] | None = None) -
     except (UserError, *_PATH_ERRORS) as exc:
         if wants_debug(argv):
             raise
-        print(f"error: {error_message(exc)}", file=sys.stderr, flush=True)
-        raise SystemExit(USER_ERROR_STATUS) from None
+        message = error_message(exc)
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        raise UserExit(message) from None
 
 
 @contextlib.contextmanager

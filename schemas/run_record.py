@@ -89,11 +89,11 @@ def refusal(folder: str, identity: RunIdentity, found: list[str], old: Mapping |
             f"were recorded; {hint}"
         )
     if old.get("job") != identity.job:
-        return f"{folder} holds a {old.get('job')} run, not a {identity.job} run; {hint}"
+        return f"{folder} holds a run of {old.get('job')}, not of {identity.job}; {hint}"
     if old["fingerprint"] == identity.fingerprint:
         return ""
     diff = differences(old.get("settings") or {}, identity.record()["settings"])
-    return f"{folder} holds a {identity.job} run with other inputs/config ({diff}); {hint}"
+    return f"{folder} holds another run of {identity.job} ({diff}); {hint}"
 
 
 def matching(names: Iterable[str], patterns: Iterable[str]) -> list[str]:
@@ -128,15 +128,56 @@ def claim_local(
     old: Mapping | None,
     *,
     overwrite: bool,
+    clear_rerun: bool = True,
 ) -> list[str]:
     """Refuse (UserError) or clear a local folder for ``identity``; returns what was removed.
 
-    The same run again, or ``overwrite``: our old outputs are removed first, so nothing of a
-    run with more shards is left beside the new ones.
+    ``overwrite``: our old outputs are removed first; the same run again: likewise (nothing of
+    a run with more shards is left beside the new ones) unless not ``clear_rerun`` (a command
+    whose rerun reuses what it wrote, e.g. the probes' cache).
     """
     found = local_outputs(folder, patterns)
     why = refusal(folder, identity, found, old)
     if why and not overwrite:
         raise UserError(why)
+    if not why and not clear_rerun:
+        return []
     remove_local(folder, found)
     return found
+
+
+def read_record(path: str) -> Mapping | None:
+    """The run record in a local JSON file (``{"run": ...}``), or in the last line of a
+    JSON-lines file that holds one (a resumed training run writes a new start line); None
+    when the file is missing, unreadable or holds none."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        return None
+    lines = text.splitlines() if path.endswith(".jsonl") else [text]
+    for line in reversed(lines):
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, Mapping) and isinstance(value.get(RUN_FIELD), Mapping):
+            return value[RUN_FIELD]
+    return None
+
+
+def claim_folder(
+    folder: str,
+    identity: RunIdentity,
+    patterns: Iterable[str],
+    *,
+    record: str,
+    overwrite: bool,
+    clear_rerun: bool = True,
+) -> list[str]:
+    """claim_local for a local folder whose run is recorded in FOLDER/``record``
+    (read_record). The trainer's commands use this; the Beam jobs use pipeline/output_folder."""
+    old = read_record(os.path.join(folder, record))
+    return claim_local(
+        folder, identity, patterns, old, overwrite=overwrite, clear_rerun=clear_rerun
+    )

@@ -116,9 +116,9 @@ def test_missing_data_is_a_one_line_error(tmp_path):
          str(tmp_path / "o"), "--data_dir", str(tmp_path)],
         capture_output=True, text=True,
     )  # fmt: skip
-    assert done.returncode == 1
+    assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"--data_dir {tmp_path} lacks books (books/*.txt); pass --download to fetch them there"
+        f"error: --data_dir {tmp_path} lacks books (books/*.txt); pass --download to fetch them there"
     ]
 
 

@@ -8,6 +8,10 @@ REPORT_DIR receives report.json (every model's metrics.json content per task), r
 task x model table of mean ± std over seeds) and report.png (the same as grouped bars with
 std error bars), plus MODEL_SLUG/TASK/metrics.json for each run. The baseline is
 ``random:MODEL`` of the first model (skipped when that model is already random).
+Running the same settings again into REPORT_DIR is allowed; a REPORT_DIR holding the report
+of another run is refused unless ``--overwrite``, which removes the old report and model
+folders first. A user error is one ``error:`` line and exit status 2; ``--debug`` shows the
+traceback.
 """
 
 from __future__ import annotations
@@ -15,12 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import sys
 from dataclasses import fields
 
+from schemas.cli import CommandParser, add_debug_flag, run_command
+from schemas.run_record import RUN_FIELD
 from trainer.encoder import RANDOM_PREFIX
 from trainer.finetune import FinetuneConfig, finetune, write_json
-from trainer.tasks import TASK_MODULES, TaskInputError
+from trainer.tasks import TASK_MODULES
 
 REPORT_JSON, REPORT_MD, REPORT_PNG = "report.json", "report.md", "report.png"
 DEFAULT_TASKS = "sst2,rte,pos,squad"
@@ -41,9 +46,7 @@ SHARED_FLAGS = (
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m trainer.evaluate", description=__doc__.split("\n\n")[0]
-    )
+    parser = CommandParser(prog="python -m trainer.evaluate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="run folder, BERT folder or random:MODEL")
     parser.add_argument("--compare", nargs="*", default=[], help="more models to compare")
     parser.add_argument(
@@ -57,6 +60,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             parser.add_argument(
                 f"--{f.name}", type=type(f.default), default=None, help=help_text, **extra
             )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace another run's report in REPORT_DIR"
+    )
+    add_debug_flag(parser)
     args = parser.parse_args(argv)
     unknown = [t for t in args.tasks.split(",") if t not in TASK_MODULES]
     if unknown:
@@ -78,17 +85,27 @@ def slug(index: int, spec: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from trainer.encoder import ModelSpecError
+    """Run the command (a user error: one ``error:`` line, exit 2); returns report.json."""
+    return run_command(_main, argv)
+
+
+def _main(argv: list[str]) -> dict:
+    from schemas.run_record import RunIdentity, claim_folder
+    from trainer.run_outputs import EVALUATE_OUTPUTS, path_setting, settings_of
 
     args = parse_args(argv)
-    try:
-        return evaluate(args)
-    except (TaskInputError, ModelSpecError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    settings = settings_of(vars(args), paths=("data_dir",))
+    del settings["model"], settings["compare"]  # as the models list, paths made absolute
+    settings["models"] = [path_setting(m) for m in models_of(args)]
+    identity = RunIdentity("evaluate", settings)
+    claim_folder(args.output, identity, EVALUATE_OUTPUTS, record=REPORT_JSON,
+                 overwrite=args.overwrite)  # fmt: skip
+    return evaluate(args, record=identity.record())
 
 
-def evaluate(args: argparse.Namespace) -> dict:
+def evaluate(args: argparse.Namespace, *, record: dict | None = None) -> dict:
+    """Fine-tune every model on every task; write report.json (with the run ``record`` where
+    given), report.md and report.png."""
     from trainer.encoder import load_encoder
 
     shared = {k: v for k, v in vars(args).items() if k in SHARED_FLAGS and v is not None}
@@ -102,6 +119,8 @@ def evaluate(args: argparse.Namespace) -> dict:
             cfg = FinetuneConfig(task=task, model=spec, output=out, **shared)
             results[spec][task] = finetune(cfg, encoder)
     report = {"models": list(results), "tasks": tasks, "results": results}
+    if record is not None:
+        report[RUN_FIELD] = record
     write_json(os.path.join(args.output, REPORT_JSON), report)
     with open(os.path.join(args.output, REPORT_MD), "w", encoding="utf-8") as f:
         f.write(markdown_table(report))

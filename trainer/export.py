@@ -7,8 +7,11 @@ the tokenizer files of the shard set the run trained on (its manifest records th
 ``--tokenizer`` names another copy of it) and README.md, a model card: the corpus (sources,
 languages, examples, tokens from the shard manifests), steps and the final MLM and pair
 accuracy. ``trainer.pretrain --export_hf`` does the same into RUN_DIR/hf at the end of a run.
-Bad input (no checkpoint, a tokenizer that is not the run's) is one line naming the file;
-nothing is written.
+Bad input (no checkpoint, a tokenizer that is not the run's) is one ``error:`` line naming the
+file, exit status 2 (``--debug``: the traceback); nothing is written. HF_DIR/export_run.json
+records which run was exported: exporting it again replaces the folder, but an HF_DIR holding
+another export is refused unless ``--overwrite``; a folder that is not a Hugging Face folder
+is never replaced.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from collections import Counter
+
+from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
 
 HF_SUBDIR = "hf"  # where trainer.pretrain --export_hf writes, inside RUN_DIR
 
@@ -155,9 +159,7 @@ def _pct(value: float | None) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m trainer.export", description=__doc__.split("\n\n")[0]
-    )
+    parser = CommandParser(prog="python -m trainer.export", description=__doc__.split("\n\n")[0])
     parser.add_argument("--run", required=True, help="RUN_DIR of trainer.pretrain")
     parser.add_argument("--output", required=True, help="HF_DIR to write")
     parser.add_argument(
@@ -166,19 +168,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--tokenizer", default=None, help="tokenizer folder (default: the one the shards name)"
     )
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace an export of another run in HF_DIR"
+    )
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = parse_args(argv)
-    from schemas.shards import ShardError
+    """Run the command (a user error: one ``error:`` line, exit 2); returns what was exported."""
+    return run_command(_main, argv)
 
-    try:
+
+def _main(argv: list[str]) -> dict:
+    from schemas.run_record import RUN_FIELD, RunIdentity
+    from trainer.run_outputs import EXPORT_OUTPUTS, EXPORT_RECORD, check_folder, path_setting
+
+    args = parse_args(argv)
+    settings = {
+        "run": path_setting(args.run),
+        "checkpoint": args.checkpoint,
+        "tokenizer": args.tokenizer and path_setting(args.tokenizer),
+    }
+    identity = RunIdentity("export", settings)
+    check_folder(args.output, identity, EXPORT_OUTPUTS, EXPORT_RECORD, overwrite=args.overwrite)
+    with user_errors(ValueError):  # an unreadable checkpoint, a manifest without a tokenizer
         done = export_run(
             args.run, args.output, checkpoint=args.checkpoint, tokenizer_dir=args.tokenizer
         )
-    except (ValueError, OSError, ShardError) as exc:  # HFError, missing files: one line
-        sys.exit(f"trainer.export: {exc}")
+    with open(os.path.join(args.output, EXPORT_RECORD), "w", encoding="utf-8") as f:
+        json.dump({RUN_FIELD: identity.record()}, f, indent=2, sort_keys=True)
     print(json.dumps(done, sort_keys=True))
     return done
 

@@ -11,6 +11,9 @@ and per-seed values, every other metric averaged over seeds (and per fold), the 
 Each seed fixes the head's (and a random encoder's) init, the batch order and dropout. Heads
 train with AdamW, linear warmup then linear decay to 0, for a fixed number of epochs: nothing is
 chosen by looking at the test split.
+
+An OUT_DIR holding another run's metrics is refused unless ``--overwrite``; a user error is
+one ``error:`` line, exit status 2 (``--debug``: the traceback).
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import partial
 from types import SimpleNamespace
 from typing import Any
 
-from trainer.tasks import TASK_MODULES, TaskConfig, TaskInputError
+from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
+from schemas.run_record import RUN_FIELD
+from trainer.tasks import TASK_MODULES, TaskConfig
 
 METRICS_FILE = "metrics.json"
 SHARED_DATA_ENV = "BERTCORPUS_SHARED_DATA"
@@ -96,33 +100,54 @@ class FinetuneConfig:
         )
 
 
-def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
-    parser = argparse.ArgumentParser(
-        prog="python -m trainer.finetune", description=__doc__.split("\n\n")[0]
-    )
+def _parser() -> argparse.ArgumentParser:
+    parser = CommandParser(prog="python -m trainer.finetune", description=__doc__.split("\n\n")[0])
     for f in fields(FinetuneConfig):
         meta, required = dict(f.metadata), f.default is MISSING
         if not required:
             meta["help"] += f" (default: {f.default})" if f.default != "" else ""
         kind = str if required else type(f.default)
         parser.add_argument(f"--{f.name}", type=kind, required=required, default=None, **meta)
-    given = {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
-    return FinetuneConfig(**given)
+    parser.add_argument(
+        "--overwrite", action="store_true", help="replace the metrics of another run in OUT_DIR"
+    )
+    add_debug_flag(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> FinetuneConfig:
+    return _config(_parser().parse_args(argv))
+
+
+def _config(args: argparse.Namespace) -> FinetuneConfig:
+    names = {f.name for f in fields(FinetuneConfig)}
+    with user_errors(ValueError):  # FinetuneConfig's checks of the flag values
+        return FinetuneConfig(
+            **{k: v for k, v in vars(args).items() if k in names and v is not None}
+        )
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from trainer.encoder import ModelSpecError
-
-    cfg = parse_args(argv)
-    try:
-        return finetune(cfg)
-    except (TaskInputError, ModelSpecError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    """Run the command (a user error: one ``error:`` line, exit 2); returns metrics.json."""
+    return run_command(_main, argv)
 
 
-def finetune(cfg: FinetuneConfig, encoder=None) -> dict:
-    """Run every seed (and fold) of one task; write and return metrics.json's content."""
+def _main(argv: list[str]) -> dict:
+    from schemas.run_record import RunIdentity, claim_folder
+    from trainer.run_outputs import FINETUNE_OUTPUTS, settings_of
+
+    args = _parser().parse_args(argv)
+    cfg = _config(args)
+    settings = settings_of(asdict(cfg), paths=("model", "train", "test", "data_dir"))
+    identity = RunIdentity("finetune", settings)
+    claim_folder(cfg.output, identity, FINETUNE_OUTPUTS, record=METRICS_FILE,
+                 overwrite=args.overwrite)  # fmt: skip
+    return finetune(cfg, record=identity.record())
+
+
+def finetune(cfg: FinetuneConfig, encoder=None, *, record: dict | None = None) -> dict:
+    """Run every seed (and fold) of one task; write and return metrics.json's content
+    (with the run ``record`` of the command, schemas/run_record.py, where given)."""
     import torch
 
     from trainer.encoder import load_encoder
@@ -153,6 +178,8 @@ def finetune(cfg: FinetuneConfig, encoder=None) -> dict:
     result["train_loss"] = statistics.fmean(losses)  # last epoch, mean over seeds and folds
     result["train_seconds"], result["seconds"] = train_seconds, time.perf_counter() - started
     result["device"] = str(device)
+    if record is not None:
+        result[RUN_FIELD] = record
     write_json(os.path.join(cfg.output, METRICS_FILE), result)
     print(summary_line(result), flush=True)
     return result

@@ -5,7 +5,9 @@
     torchrun --nproc_per_node 8 -m trainer.pretrain ...   # DDP: RANK/WORLD_SIZE/LOCAL_RANK
 
 RUN_DIR receives log.jsonl (one JSON line per log window and per evaluation), checkpoint.pt
-(everything an exact resume needs) and eval.json (the latest evaluation). On CPU a resumed run
+(everything an exact resume needs) and eval.json (the latest evaluation); a RUN_DIR holding a
+run with other settings is refused unless ``--overwrite`` (trainer/run_outputs.py), and a user
+error is one ``error:`` line, exit status 2 (``--debug``: the traceback). On CPU a resumed run
 reproduces the uninterrupted run's losses exactly. Heavy imports live inside functions, so
 ``--help`` is instant. On CPUs with bf16 support (AVX512-BF16/AMX) ``--precision bf16`` is
 ~1.4x faster per step than fp32.
@@ -25,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import MISSING, asdict, fields
 from typing import Any
 
+from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
+from schemas.run_record import RUN_FIELD
 from trainer.checkpoint import (
     CHECKPOINT_FILE,
     check_shard_identity,
@@ -35,14 +39,13 @@ from trainer.checkpoint import (
 )
 from trainer.metrics import Window, evaluate
 from trainer.progress import Progress
+from trainer.run_outputs import claim_pretrain, pretrain_identity
 from trainer.runtime import EVAL_FILE, Distributed, RunLog, tune_cpu_allocator
 from trainer.train_config import TrainConfig, float_list, split_list
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    parser = argparse.ArgumentParser(
-        prog="python -m trainer.pretrain", description=__doc__.split("\n\n")[0]
-    )
+def _parser() -> argparse.ArgumentParser:
+    parser = CommandParser(prog="python -m trainer.pretrain", description=__doc__.split("\n\n")[0])
     for f in fields(TrainConfig):
         meta = dict(f.metadata)
         flag, required = f"--{f.name}", f.default is MISSING
@@ -62,25 +65,51 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                 shown = ",".join(map(str, shown)) or "none"
             meta["help"] += f" (default: {shown})"
         parser.add_argument(flag, type=kind, required=required, default=None, **meta)
-    args = vars(parser.parse_args(argv))
-    given = {k: v for k, v in args.items() if v is not None}
-    return TrainConfig(**given)
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an OUTPUT that holds a run with other settings (its log, "
+        "checkpoints, eval.json, hf/ and tensorboard/ are removed first; other files stay)",
+    )
+    add_debug_flag(parser)
+    return parser
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    return _config(_parser().parse_args(argv))
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    names = {f.name for f in fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
 
 
 def main(argv: list[str] | None = None) -> dict:
-    return train(parse_args(argv))
+    """Train from command-line flags; a user error raises (``run`` makes it one line)."""
+    args = _parser().parse_args(argv)
+    with user_errors(ValueError):  # TrainConfig's checks of the flag values
+        cfg = _config(args)
+    return train(cfg, overwrite=args.overwrite)
 
 
-def train(cfg: TrainConfig) -> dict:
-    """Run (or resume) training; returns the last log record plus the final evaluation."""
+def run(argv: list[str] | None = None) -> dict:
+    """``main`` as a command: a user error is one ``error:`` line and exit status 2."""
+    return run_command(main, argv)
+
+
+def train(cfg: TrainConfig, *, overwrite: bool = False) -> dict:
+    """Run (or resume) training; returns the last log record plus the final evaluation.
+    OUTPUT is claimed first (trainer/run_outputs.py)."""
     import torch
 
+    claim_pretrain(cfg, overwrite=overwrite)
     dist = Distributed.from_env(cfg.device)
     if dist.device.type == "cpu":
         tune_cpu_allocator()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    run = Run(cfg, dist)
+    with user_errors(ValueError):  # shard sets, checkpoint and settings that do not fit
+        run = Run(cfg, dist)
     autocast = torch.autocast(dist.device.type, torch.bfloat16, enabled=cfg.precision == "bf16")
     window, batches = Window(dist.device), _endless(run.data)
     record: dict = {}
@@ -241,6 +270,7 @@ class Run:
                 "world_size": dist.world_size,
                 "model": asdict(self.model_cfg),
                 "init_from": cfg.init_from or None,
+                RUN_FIELD: pretrain_identity(cfg).record(),
             }
         )
         return log
@@ -301,9 +331,4 @@ def make_scheduler(optimizer, cfg: TrainConfig):
 
 
 if __name__ == "__main__":
-    from trainer.hf_mapping import HFError
-
-    try:
-        main()
-    except HFError as exc:  # a bad --init_from folder: one line naming the file, no traceback
-        raise SystemExit(f"trainer.pretrain: {exc}") from None
+    run()

@@ -11,7 +11,10 @@ of ambiguous words (trainer/analysis/senses.json); multilingual looks for langua
 in UDHR's parallel paragraphs and tests zero-shot POS transfer (UD fr, ru, zh, ja).
 MODEL is a run folder, a BERT folder or random:MODEL (trainer/encoder.py); each command writes
 DIR/NAME.json and DIR/NAME.png and also probes the same network at random init.
-Code: trainer/analysis/.
+Code: trainer/analysis/. Running a command again with the same settings (``--steps`` may
+differ) is allowed and reuses embryology's cache; a DIR holding NAME.json of another run is
+refused unless ``--overwrite``, which removes NAME.json, NAME.png (and the cache) first. A user
+error is one ``error:`` line and exit status 2; ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
+
+from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
 
 SHARED_DATA_ENV = "BERTCORPUS_SHARED_DATA"
 
@@ -29,11 +33,9 @@ def _default_data_dir() -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m trainer.probe", description=__doc__.split("\n\n")[0]
-    )
+    parser = CommandParser(prog="python -m trainer.probe", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    common = CommandParser(add_help=False)
     common.add_argument("--output", required=True, help="folder for NAME.json and NAME.png")
     common.add_argument("--data_dir", default=_default_data_dir(), help="shared data folder")
     common.add_argument("--seed", type=int, default=0, help="probe init, splits, random init")
@@ -41,6 +43,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     common.add_argument("--max_iter", type=int, default=200, help="probe L-BFGS iterations")
     common.add_argument("--threads", type=int, default=0, help="torch threads; 0: default")
     common.add_argument("--max_sentences", type=int, default=0, help="cap UD sentences (0: all)")
+    common.add_argument(
+        "--overwrite", action="store_true", help="replace another run's NAME.json in --output"
+    )
+    add_debug_flag(common)
     emb = commands.add_parser("embryology", parents=[common], help="probes over a run's steps")
     emb.add_argument("--run", required=True, help="trainer.pretrain run folder")
     emb.add_argument("--steps", default="", help="comma-separated steps to probe (default: all)")
@@ -56,17 +62,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict:
+    """Run the command (a user error: one ``error:`` line, exit 2); returns NAME.json."""
+    return run_command(_main, argv)
+
+
+# Settings that only select what is shown (embryology reads the rest from its cache).
+_NOT_IDENTITY = ("command", "steps")
+_PATHS = ("run", "model", "data_dir", "senses", "tokenizer")
+
+
+def _main(argv: list[str]) -> dict:
+    from schemas.run_record import RUN_FIELD, RunIdentity, claim_folder
+    from trainer.run_outputs import settings_of
+
     args = parse_args(argv)
     import torch
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    name = args.command
+    values = {k: v for k, v in vars(args).items() if k not in _NOT_IDENTITY}
+    identity = RunIdentity(f"probe {name}", settings_of(values, paths=_PATHS))
+    ours = (f"{name}.json", f"{name}.png", *(["cache"] if name == "embryology" else []))
+    claim_folder(args.output, identity, ours, record=f"{name}.json",
+                 overwrite=args.overwrite, clear_rerun=False)  # fmt: skip
     os.makedirs(args.output, exist_ok=True)
-    try:
-        result = COMMANDS[args.command](args)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    with user_errors(ValueError):  # data files and settings the analyses cannot use
+        result = COMMANDS[name](args)
+    result[RUN_FIELD] = identity.record()
     path = os.path.join(args.output, f"{args.command}.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(result, f, indent=1)
