@@ -48,7 +48,7 @@ _ABBREV_SHAPE = re.compile(r"[^\W\d_]{1,7}|(?:[^\W\d_]{1,3}\.)+[^\W\d_]{1,3}")
 EXTRA = {
     "en": {
         "abbreviations": "approx est etc inc ltd vs viz cf ca jan feb mar apr jun jul aug sep sept"
-        " oct nov dec mon tue wed thu fri sat sun dept univ assoc intl natl min max misc",
+        " oct nov dec mon tue wed thu fri sat sun dept univ assoc intl natl min max misc lit bc",
         "prenominal": "mr mrs ms dr prof st jr sr gen col lt sgt capt rev hon gov sen rep pres"
         " messrs mme mlle vol fig figs eq eqs ch chap sec",
         "before_number": "no nos vol vols p pp art fig figs ch chap sec op para ed eds",
@@ -62,7 +62,7 @@ EXTRA = {
     },
     "ru": {
         "abbreviations": "т.е т.д т.п т.к т.н др пр см ср напр сокр англ нем фр лат греч итал"
-        " исп род ум рус укр обл р-н рр млн млрд тыс руб коп гг вв н.э до н.э",
+        " исп род ум рус укр обл р-н рр млн млрд тыс руб коп гг вв н.э до н.э букв пад",
         "prenominal": "им ул пл просп пер г гор д дер пос с ст акад проф доц св тов т",
         "before_number": "с стр т ч рис табл гл п пп №",
         "final": "гг вв др т.д т.п н.э",

@@ -30,6 +30,7 @@ from transforms.shared.exclusions import KeepDropped
 
 DROPPED_NO_SENTENCES = dropped("no_sentences")
 
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
 _THAI_SPACE = re.compile(r"(?<=[\u0e00-\u0e7f]) +(?=[\u0e00-\u0e7f])")
 # Unspaced letters, CJK punctuation (U+3000..U+303F) and full-width forms (U+FF00..U+FFEF).
 _JOINED = f"{UNSPACED_RANGES}\u3000-\u303f\uff00-\uffef"
@@ -45,11 +46,12 @@ class SentenceConfig:
 def split_paragraph(text: str, lang: str, cfg: SentenceConfig = SentenceConfig()) -> list[str]:
     """One paragraph -> its sentences, stripped, in order."""
     ascii_only = text.isascii()  # then none of the script-specific passes can apply
-    if not ascii_only:
-        text = _JOIN_UNSPACED.sub("", text)
-    text = text.replace("\n", " ")
+    if "\n" in text:
+        if not ascii_only:
+            text = _JOIN_UNSPACED.sub("", text)
+        text = text.replace("\n", " ")
     sentences = split_text(text, boundary_data(lang if lang != "und" else "en"))
-    if cfg.split_thai_spaces and not ascii_only:
+    if cfg.split_thai_spaces and not ascii_only and _THAI.search(text):
         sentences = [p for sentence in sentences for p in _THAI_SPACE.split(sentence)]
     return [s for s in sentences if len(s) >= cfg.min_sentence_chars]
 
