@@ -6,7 +6,9 @@ Corpora, built once per size under ``--work`` and reused by later runs:
                  page ids shifted by k * 10^8 and its page order shuffled (seeded). Dedup is off,
                  since the copies are duplicates by construction; ``--jobs clean_dedup`` runs
                  it with dedup on (every copy after the first is dropped as a duplicate, but
-                 every document still goes through dedup's groupings).
+                 every document still goes through dedup's groupings). ``--jobs xml_to_shards``
+                 runs that clean and then shards on its output as one command: raw XML to
+                 training tokens per CPU-second (meaningful at 1x, where nothing is a copy).
   vocab, shards  the cleaned documents of every wiki dump and book in the data folder, N copies;
                  copy k has doc ids suffixed ``#k`` and, for k > 0, each document's sentence order
                  shuffled (seeded), so no two copies hold the same sentence pairs.
@@ -31,6 +33,7 @@ import os
 import random
 import re
 import resource
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -40,9 +43,17 @@ from bench.process_tree import watch
 
 REPO = Path(__file__).resolve().parent.parent
 JOBS = ("clean", "vocab", "shards")
-OPTIONAL_JOBS = ("clean_dedup",)  # clean with exact + near dedup on: copies are duplicates
+# clean_dedup: clean with exact + near dedup on (copies are duplicates); xml_to_shards: that
+# clean, then shards on its output, as one measured command (raw XML -> shards, per CPU-second).
+OPTIONAL_JOBS = ("clean_dedup", "xml_to_shards")
 WORKERS = {1: [], 2: ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
-UNITS = {"clean": "xml_mb", "clean_dedup": "xml_mb", "vocab": "words", "shards": "tokens"}
+UNITS = {
+    "clean": "xml_mb",
+    "clean_dedup": "xml_mb",
+    "vocab": "words",
+    "shards": "tokens",
+    "xml_to_shards": "tokens",
+}
 SEED = 0
 _PAGE_ID = re.compile(rb"(<page>.*?<id>)(\d+)(</id>)", re.S)
 
@@ -227,7 +238,8 @@ def units_of(job: str, out: Path, input_mb: float) -> float:
     """What the job's rate counts: MB of XML (clean), words (vocab), tokens (shards)."""
     if job.startswith("clean"):
         return input_mb
-    counters = json.loads((out / "stats.json").read_text())["counters"]
+    stats = out / "shards" / "stats.json" if job == "xml_to_shards" else out / "stats.json"
+    counters = json.loads(stats.read_text())["counters"]
     return counters[UNITS[job]]
 
 
@@ -235,7 +247,13 @@ def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
     corpus, input_mb = corpora[job]
     out = args.work / "out" / f"{job}_{size}x_{workers}w"
     subprocess.run(["rm", "-rf", str(out)], check=True)
-    cmd = [*job_command(job, corpus, out, corpora.get("tokenizer")), *WORKERS[workers]]
+    tok, beam = corpora.get("tokenizer"), WORKERS[workers]
+    if job == "xml_to_shards":  # both jobs in one process tree: CPU and peak RSS of the chain
+        clean = [*job_command("clean_dedup", corpus, out / "clean", None), *beam]
+        shards = [*job_command("shards", str(out / "clean"), out / "shards", tok), *beam]
+        cmd = ["bash", "-c", f"{shlex.join(clean)} && {shlex.join(shards)}"]
+    else:
+        cmd = [*job_command(job, corpus, out, tok), *beam]
     result = {"input_mb": input_mb, **measure(cmd, args.repo, args.timeout)}
     if result["ok"]:
         units = units_of(job, out, input_mb)
@@ -247,12 +265,13 @@ def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
 
 def corpora_for(size: int, jobs: list[str], args) -> dict:
     corpora: dict = {}
-    if {"clean", "clean_dedup"} & set(jobs):
-        corpora["clean"] = corpora["clean_dedup"] = xml_corpus(size, args.data, args.work)
+    if {"clean", "clean_dedup", "xml_to_shards"} & set(jobs):
+        xml = xml_corpus(size, args.data, args.work)
+        corpora["clean"] = corpora["clean_dedup"] = corpora["xml_to_shards"] = xml
     if {"vocab", "shards"} & set(jobs):
         base = base_docs(args.data, args.work, args.repo)
         corpora["vocab"] = corpora["shards"] = doc_corpus(size, base, args.work, args.repo)
-    if "shards" in jobs:
+    if {"shards", "xml_to_shards"} & set(jobs):
         corpora["tokenizer"] = tokenizer(args.data, args.work, args.repo)
     return corpora
 
@@ -326,7 +345,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1,4,16", help="comma list of replication factors")
     parser.add_argument(
-        "--jobs", default=",".join(JOBS), help="comma list of clean,vocab,shards (and clean_dedup)"
+        "--jobs",
+        default=",".join(JOBS),
+        help="comma list of clean,vocab,shards (and clean_dedup, xml_to_shards)",
     )
     parser.add_argument("--workers", default="1,2", help="comma list of worker counts (1, 2)")
     parser.add_argument("--data", type=Path, default=_shared_data(), help="../shared/data")
