@@ -7,8 +7,8 @@ Corpora, built once per size under ``--work`` and reused by later runs:
                  since the copies are duplicates by construction; ``--jobs clean_dedup`` runs
                  it with dedup on (every copy after the first is dropped as a duplicate, but
                  every document still goes through dedup's groupings). ``--jobs xml_to_shards``
-                 runs that clean and then shards on its output as one command: raw XML to
-                 training tokens per CPU-second (meaningful at 1x, where nothing is a copy).
+                 runs clean (dedup off, as above) and then shards on its output as one
+                 command: raw XML to training tokens per CPU-second, both start-ups included.
   vocab, shards  the cleaned documents of every wiki dump and book in the data folder, N copies;
                  copy k has doc ids suffixed ``#k`` and, for k > 0, each document's sentence order
                  shuffled (seeded), so no two copies hold the same sentence pairs.
@@ -43,8 +43,8 @@ from bench.process_tree import watch
 
 REPO = Path(__file__).resolve().parent.parent
 JOBS = ("clean", "vocab", "shards")
-# clean_dedup: clean with exact + near dedup on (copies are duplicates); xml_to_shards: that
-# clean, then shards on its output, as one measured command (raw XML -> shards, per CPU-second).
+# clean_dedup: clean with exact + near dedup on (copies are duplicates); xml_to_shards: clean,
+# then shards on its output, as one measured command (raw XML -> shards, per CPU-second).
 OPTIONAL_JOBS = ("clean_dedup", "xml_to_shards")
 WORKERS = {1: [], 2: ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
 UNITS = {
@@ -249,7 +249,7 @@ def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
     subprocess.run(["rm", "-rf", str(out)], check=True)
     tok, beam = corpora.get("tokenizer"), WORKERS[workers]
     if job == "xml_to_shards":  # both jobs in one process tree: CPU and peak RSS of the chain
-        clean = [*job_command("clean_dedup", corpus, out / "clean", None), *beam]
+        clean = [*job_command("clean", corpus, out / "clean", None), *beam]
         shards = [*job_command("shards", str(out / "clean"), out / "shards", tok), *beam]
         cmd = ["bash", "-c", f"{shlex.join(clean)} && {shlex.join(shards)}"]
     else:

@@ -6,8 +6,10 @@ rt-polarity, sample_text; ``--quick``: UDHR + tatoeba), lowercased WordPiece, sa
          one process; includes Beam start-up, the 2% held-out report and writing TOK_DIR)
   peer   ``BertWordPieceTokenizer(lowercase=True).train(files)`` on the same text written
          one sentence per line (Rust, all cores)
-Each runs as its own subprocess; we report wall seconds and peak RSS of its process tree
-(psutil, sampled every 20 ms), the interpreter+import start-up of each, and ratios ours/peer.
+Each runs as its own subprocess; we report wall seconds, CPU seconds (RUSAGE_CHILDREN: every
+thread and process of it; the figure that holds up on a shared machine) and peak RSS of its
+process tree (psutil, sampled every 20 ms), the interpreter+import start-up of each, and
+ratios ours/peer.
 
     python -m bench.bench_vocab [--quick]
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -67,12 +70,20 @@ def _corpus(quick: bool):
 
 
 def _measure(cmd: list[str], env: dict) -> dict:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seconds, peak = watch(proc)
     out, err = proc.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{cmd[:4]} failed: {err.decode()[-2000:]}")
-    return {"seconds": round(seconds, 3), "peak_rss_mb": round(peak / 2**20, 1), "stdout": out}
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {
+        "seconds": round(seconds, 3),
+        "cpu_s": round(cpu, 3),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "stdout": out,
+    }
 
 
 def _copies(docs: list, copies: int) -> list:
@@ -100,6 +111,7 @@ def _compare(docs: list, vocab_size: int, tmp: str, env: dict) -> dict:
         "corpus": {"docs": len(docs), "text_mb": round(mb, 2), "vocab_size": vocab_size},
         "ours": {
             "seconds": ours["seconds"],
+            "cpu_s": ours["cpu_s"],
             "peak_rss_mb": ours["peak_rss_mb"],
             "mb_per_s": round(mb / ours["seconds"], 3),
             "heldout_unk_rate": round(report["heldout"]["overall"]["unk_rate"], 5),
@@ -107,12 +119,14 @@ def _compare(docs: list, vocab_size: int, tmp: str, env: dict) -> dict:
         },
         "peer": {
             "seconds": peer["seconds"],
+            "cpu_s": peer["cpu_s"],
             "peak_rss_mb": peer["peak_rss_mb"],
             "mb_per_s": round(mb / peer["seconds"], 3),
             "vocab_size": int(peer["stdout"].split()[-1]),
         },
         "ratios": {
             "seconds_ours_over_peer": round(ours["seconds"] / peer["seconds"], 2),
+            "cpu_s_ours_over_peer": round(ours["cpu_s"] / peer["cpu_s"], 2),
             "peak_rss_ours_over_peer": round(ours["peak_rss_mb"] / peer["peak_rss_mb"], 2),
         },
     }

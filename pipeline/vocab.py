@@ -68,8 +68,9 @@ def build(p, inputs: list[str], output: str, cfg) -> None:
     from schemas.document import DOCUMENT_SCHEMA
     from transforms.shared.accounting import REJECTED_TAG
     from transforms.shared.shardio import SPILL_DIR, ReadShardSet, WriteRejected
-    from transforms.vocab.counting import HOLDOUT_TAG, CountWords, RouteDocs, SelectTrainingWords
+    from transforms.vocab.counting import HOLDOUT_TAG, CountWords, RouteDocs
     from transforms.vocab.report import EvaluateHoldout, write_tokenizer_dir
+    from transforms.vocab.selection import SelectTrainingWords
     from transforms.vocab.train import train_from_selection
 
     routed = p | "Read" >> ReadShardSet(inputs, schema=DOCUMENT_SCHEMA) | "Route" >> RouteDocs(cfg)

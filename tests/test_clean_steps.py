@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import apache_beam as beam
 import pytest
@@ -31,10 +32,10 @@ from transforms.clean.quality import (
     QualityConfig,
     QualityFilter,
     filter_quality,
-    ngram_stats,
     quality_failure,
     quality_preset,
 )
+from transforms.clean.repetition import ngram_stats
 from transforms.clean.sentences import (
     SentenceConfig,
     SplitSentences,
@@ -323,3 +324,26 @@ def test_syllabic_scripts_skip_mean_word_length():
     assert _reason(_doc(" ".join(["ab cd ef gh ij"] * 20)), cfg) == "mean_word_length"
     amharic = "\u1230\u12cd\u1361\u120d\u1305\u1361" * 40  # words joined by Ethiopic wordspace
     assert _reason(_doc(amharic), cfg) is None
+
+
+def _token_kind(text: str) -> tuple[bool, bool, bool]:
+    """What the alphabetic-word rule asks of a token: (a letter, a digit or "_", whitespace)."""
+    return (
+        bool(re.search(r"[^\W\d_]", text)),
+        bool(re.search(r"[\d_]", text)),
+        any(c.isspace() for c in text),
+    )
+
+
+def test_lower_casing_keeps_every_characters_class():
+    """quality classifies digit-only and punctuation-only tokens on the lower-cased words: that
+    is only right while str.lower() keeps what each character tells about its token (U+0130
+    "İ" becomes "i" + a combining dot: still a letter, so it may)."""
+    changed = []
+    for cp in range(0x110000):
+        c = chr(cp)
+        if 0xD800 <= cp < 0xE000 or c.lower() == c:
+            continue
+        if _token_kind(c.lower()) != _token_kind(c):
+            changed.append(f"U+{cp:04X}")
+    assert changed == []

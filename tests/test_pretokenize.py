@@ -14,6 +14,7 @@ from transforms.vocab.pretokenize import (
     is_punctuation,
     normalize_text,
     pretokenize,
+    split_words,
 )
 
 
@@ -103,6 +104,17 @@ def test_code_point_sweep_differs_only_by_unicode_version(lowercase):
             ]
     assert len(differ) < 600
     assert all(cp >= 0x600 and not is_cjk(chr(cp)) for cp in differ)
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_pretokenize_splits_the_normalised_text(lowercase):
+    """pretokenize spaces out CJK while splitting, after the folding; normalize_text spaces it
+    out first, as BertNormalizer does. Both must give the same words for every code point."""
+    codepoints = [cp for cp in range(sys.maxunicode + 1) if not 0xD800 <= cp < 0xE000]
+    for start in range(0, len(codepoints), 4096):
+        text = " ".join(f"aX{chr(cp)}\u0301b{chr(cp)}Σ" for cp in codepoints[start : start + 4096])
+        normalized = normalize_text(text, lowercase=lowercase)
+        assert pretokenize(text, lowercase=lowercase) == split_words(normalized)
 
 
 @settings(max_examples=300, deadline=None)

@@ -22,15 +22,20 @@ from transforms.vocab.config import VocabConfig
 from transforms.vocab.counting import (
     CountWords,
     RouteDocs,
-    SelectTrainingWords,
-    alphabet_forms,
-    count_doc_words,
+    doc_words,
     is_holdout,
-    language_stats,
+    partition_of,
     route_doc,
-    weighted_milli,
+    summed_batches,
 )
 from transforms.vocab.report import evaluate_doc, heldout_report
+from transforms.vocab.selection import (
+    SelectTrainingWords,
+    alphabet_forms,
+    language_stats,
+    weighted_milli,
+    weighted_words,
+)
 from transforms.vocab.tokenizer_dir import load_tokenizer, special_token_ids, tokenizer_from_vocab
 from transforms.vocab.train import (
     bpe_merges,
@@ -61,23 +66,44 @@ def test_language_stats_smoothing_exact():
     assert language_stats({}, 0.7) == {}
 
 
-def test_count_doc_words_and_counters():
+def test_doc_words_and_counters():
     cfg = VocabConfig(lowercase=True)
     count = CounterDict()
-    got = count_doc_words(_row("d1", "en", "The cat, the HAT.", "Cat!"), cfg, count)
-    assert got == {
-        ("en", "the"): 2,
-        ("en", "cat"): 2,
-        ("en", ","): 1,
-        ("en", "hat"): 1,
-        ("en", "."): 1,
-        ("en", "!"): 1,
-    }
+    got = doc_words(_row("d1", "en", "The cat, the HAT.", "Cat!"), cfg, count)
+    assert got == ["the", "cat", ",", "the", "hat", ".", "cat", "!"]
     assert count == {"emitted": 1, "words": 8}
-    assert count_doc_words(_row("d2", "en", " \u200b "), cfg, count) == {}
+    assert doc_words(_row("d2", "en", " \u200b "), cfg, count) == []
     assert count[DROPPED_EMPTY] == 1
-    residues = count_doc_words(_row("p", "und", "MKUAA"), VocabConfig(model="residues"), count)
-    assert residues == {("und", "M"): 1, ("und", "K"): 1, ("und", "X"): 1, ("und", "A"): 2}
+    residues = doc_words(_row("p", "und", "MKUAA"), VocabConfig(model="residues"), count)
+    assert residues == ["M", "K", "X", "A", "A"]
+
+
+def test_summed_batches_keep_a_words_languages_together():
+    records = [
+        (("a", "de"), 1),
+        (("a", "en"), 2),
+        (("a", "en"), 3),
+        (("b", "en"), 1),
+        (("c", "de"), 4),
+        (("c", "fr"), 1),
+        (("c", "fr"), 1),
+    ]
+    batches = list(summed_batches(records, size=1))
+    # A list is cut only where the word changes, never between languages of one word.
+    assert batches == [
+        [(("de", "a"), 1), (("en", "a"), 5)],
+        [(("en", "b"), 1)],
+        [(("de", "c"), 4), (("fr", "c"), 2)],
+    ]
+    assert [b for b in summed_batches(records, size=100)] == [sum(batches, [])]
+    assert list(summed_batches([])) == []
+    assert partition_of("word") == partition_of("word") and 0 <= partition_of("word") < 16
+    stats = language_stats({"de": 5, "en": 6, "fr": 2}, alpha=1.0)
+    # min_count applies per (lang, word): a/de (1) is left out; c sums de 4 + fr 2.
+    assert sorted(weighted_words(batches[0] + batches[2], stats, min_count=2)) == [
+        (5000, "a"),
+        (6000, "c"),
+    ]
 
 
 def test_route_doc_and_holdout_rate():
@@ -219,13 +245,14 @@ def test_route_and_count_transforms():
         _row("a", "en", "the cat the"),
         _row("b", "en", "the dog"),
         _row("c", "de", "der hund"),
+        _row("d", "de", "cat"),  # a word of two languages: summed across them
         {"doc_id": "bad", "lang": "en", "paragraphs": [[None]], "source": "text"},
     ]
     with test_pipeline.TestPipeline() as p:
         routed = p | beam.Create(rows) | RouteDocs(cfg)
-        counts = routed["train"] | CountWords(cfg)
+        batches = routed["train"] | CountWords(cfg)
         assert_that(
-            counts,
+            batches | beam.FlatMap(lambda batch: batch),
             equal_to(
                 [
                     (("en", "the"), 3),
@@ -233,19 +260,21 @@ def test_route_and_count_transforms():
                     (("en", "dog"), 1),
                     (("de", "der"), 1),
                     (("de", "hund"), 1),
+                    (("de", "cat"), 1),
                 ]
             ),
             label="counts",
         )
         selected = (
-            counts
+            batches
             | SelectTrainingWords(cfg)
             | beam.Map(lambda s: (s["words"], s["training_chars"]))
         )
-        # Top 3 by (count, word): the(3000), hund(1000), dog(1000) -- ties broken by word.
+        # Top 3 by (count, word): the(3000), cat(2000: en + de), hund(1000) -- of the words
+        # at 1000, the largest wins.
         assert_that(
             selected,
-            equal_to([([("dog", 1000), ("hund", 1000), ("the", 3000)], "acdeghnortu")]),
+            equal_to([([("cat", 2000), ("hund", 1000), ("the", 3000)], "acdeghnortu")]),
             label="selected",
         )
         assert_that(

@@ -24,25 +24,25 @@ import re
 from dataclasses import dataclass
 
 import apache_beam as beam
-import numpy as np
 
 from schemas.document import PROTEIN
-from transforms.clean.ngrams import ngram_hashes
+from transforms.clean.repetition import WordIds, dup_fractions, ngram_stats, word_ids
 from transforms.read.rawdoc import RawDoc
 from transforms.shared.accounting import Count, dropped
 from transforms.shared.alphabets import PROTEIN_ALPHABET, UNSPACED
 from transforms.shared.cleanstep import CleanStepFn, apply_step
 from transforms.shared.exclusions import KeepDropped
 
-# Words without a letter but with a digit ("1944", "12.5%"); punctuation-only tokens such as
-# a dash between clauses are not words for the alphabetic-word rule. Both match a token with
-# its leading whitespace (the text gets one in front) rather than behind a (?<!\S) lookbehind:
-# a pattern that starts with a character class lets the regex engine skip to the next
-# whitespace, which halves the scan.
-_NO_LETTER_WORD = re.compile(r"\s[^\w\s]*[\d_](?:[^\w\s]|[\d_])*(?!\S)")
-_PUNCT_TOKEN = re.compile(r"\s[^\w\s]+(?!\S)")
+# Words without a letter but with a digit ("1944", "12.5%") in group 1; punctuation-only
+# tokens such as a dash between clauses (group 1 empty) are not words for the alphabetic-word
+# rule. One scan finds both kinds (a token is one or the other, never both). A token matches
+# with its leading whitespace (the text gets one in front) rather than behind a (?<!\S)
+# lookbehind: a pattern that starts with a character class lets the regex engine skip to the
+# next whitespace, which halves the scan.
+_NON_WORD_TOKEN = re.compile(r"\s(?:([^\w\s]*[\d_](?:[^\w\s]|[\d_])*)|[^\w\s]+)(?!\S)")
 _JS_NOTICE = re.compile(r"javascript[^\n]*(?:enable|browser)|(?:enable|browser)[^\n]*javascript")
 _SYLLABIC = re.compile("[\u1100-\u11ff\u1200-\u137f\u3130-\u318f\uac00-\ud7af]")
+# (each word's id: the index of its first occurrence, each word's length), as two arrays
 
 
 @dataclass(frozen=True)
@@ -108,66 +108,6 @@ def quality_preset(source: str, text_format: str = "lines") -> QualityConfig:
     return QualityConfig()
 
 
-def _dup_fractions(items: list[str]) -> tuple[float, float]:
-    """(fraction of items repeating an earlier one, fraction of characters in those)."""
-    seen: set[str] = set()
-    dup, dup_chars, chars = 0, 0, 0
-    for item in items:
-        chars += len(item)
-        if item in seen:
-            dup += 1
-            dup_chars += len(item)
-        else:
-            seen.add(item)
-    return dup / max(len(items), 1), dup_chars / max(chars, 1)
-
-
-def _top_fraction(h: np.ndarray, n: int, window: np.ndarray, total: int) -> float:
-    values = np.sort(h)
-    run_starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
-    counts = np.diff(np.append(run_starts, len(values)))
-    best = int(np.argmax(counts))
-    if counts[best] < 2:
-        return 0.0
-    start = int(np.argmax(h == values[run_starts[best]]))
-    return int(window[start + n] - window[start]) * int(counts[best]) / total
-
-
-def _dup_fraction(h: np.ndarray, n: int, lengths: np.ndarray, total: int) -> float:
-    order = np.argsort(h, kind="stable")
-    # In a stable sort the first occurrence leads its run; the rest are the repeats.
-    repeats = order[1:][h[order[1:]] == h[order[:-1]]]
-    delta = np.zeros(len(lengths) + 1, dtype=np.int64)
-    delta[repeats] += 1
-    delta[repeats + n] -= 1
-    covered = np.cumsum(delta[:-1]) > 0
-    return float(lengths[covered].sum()) / total
-
-
-def ngram_stats(words: list[str], top_ns, dup_ns):
-    """Yield (name, value) lazily in the order of ``n``, so a failing rule stops the work.
-
-    Gopher repetition statistics over ``words``: ``top_<n>`` = characters in the most
-    frequent n-gram (times its count) / all characters; ``dup_<n>`` = characters of words
-    covered by a repeat (second or later occurrence) of an n-gram / all characters."""
-    wanted_top, wanted_dup = set(top_ns), set(dup_ns)
-    if not words or not (wanted_top or wanted_dup):
-        return
-    vocab: dict[str, int] = {}
-    # Word ids: the index of each word's first occurrence (map in C, no Python loop).
-    ids = np.fromiter(
-        map(vocab.setdefault, words, itertools.count()), dtype=np.uint64, count=len(words)
-    )
-    lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
-    total = max(int(lengths.sum()), 1)
-    window = np.concatenate(([0], np.cumsum(lengths)))
-    for n, h in ngram_hashes(ids + np.uint64(1), max(wanted_top | wanted_dup)):
-        if n in wanted_top:
-            yield f"top_{n}", _top_fraction(h, n, window, total)
-        if n in wanted_dup:
-            yield f"dup_{n}", _dup_fraction(h, n, lengths, total)
-
-
 def _protein_failure(doc: RawDoc, cfg: QualityConfig) -> str | None:
     seq = "".join(doc.paragraphs)
     if cfg.min_chars is not None and len(seq) < cfg.min_chars:
@@ -179,8 +119,7 @@ def _protein_failure(doc: RawDoc, cfg: QualityConfig) -> str | None:
     return None
 
 
-def _c4_failure(text: str, cfg: QualityConfig) -> str | None:
-    lower = text.lower()
+def _c4_failure(text: str, lower: str, cfg: QualityConfig) -> str | None:
     if cfg.c4_lorem_ipsum and "lorem ipsum" in lower:
         return "lorem_ipsum"
     if cfg.c4_javascript_notice and "javascript" in lower and _JS_NOTICE.search(lower):
@@ -195,12 +134,40 @@ def _is_unspaced(text: str) -> tuple[int, bool]:
     if text.isascii():
         return 0, False
     unspaced = len(text) - len(UNSPACED.sub("", text))
+    if not unspaced:
+        return 0, False
     letters = len(text) - text.count(" ") - text.count("\n")  # near enough for a 30% cut
     return unspaced, unspaced > 0 and unspaced > 0.3 * letters
 
 
-def _word_failure(text: str, words: list[str], cfg: QualityConfig) -> str | None:
-    unspaced, mostly_unspaced = _is_unspaced(text)
+def _non_word_tokens(text: str, words: list[str]) -> tuple[int, int]:
+    """(words without a letter, punctuation-only tokens) among the whitespace tokens of text.
+
+    ``words`` are those tokens lower-cased, and lower-casing keeps the class of every character
+    (letter, digit or "_", other, space; checked over all code points): a word that is all
+    letters (isalpha, in C) is neither kind, so the regex scans only the rest (a sixth).
+    U+1361 splits ``words`` where it does not split text: then the text itself is scanned.
+    """
+    if "\u1361" in text:
+        tokens = _NON_WORD_TOKEN.findall(f" {text}")
+    else:
+        tokens = _NON_WORD_TOKEN.findall(" " + " ".join(itertools.filterfalse(str.isalpha, words)))
+    punct_tokens = tokens.count("")
+    return len(tokens) - punct_tokens, punct_tokens
+
+
+def _is_syllabic(text: str) -> bool:
+    return not text.isascii() and len(_SYLLABIC.findall(text)) > 0.3 * len(text)
+
+
+def _word_failure(
+    text: str,
+    words: list[str],
+    ids: WordIds | None,
+    unspaced_info: tuple[int, bool],
+    cfg: QualityConfig,
+) -> str | None:
+    unspaced, mostly_unspaced = unspaced_info
     units = unspaced + len(UNSPACED.sub(" ", text).split()) if unspaced else len(words)
     if cfg.min_words is not None and units < cfg.min_words:
         return "too_few_words"
@@ -212,18 +179,17 @@ def _word_failure(text: str, words: list[str], cfg: QualityConfig) -> str | None
             return "symbol_ratio"
     if mostly_unspaced or not words:
         return None  # the per-word rules below presume words separated by spaces
-    mean_len = sum(map(len, words)) / len(words)
-    # Hangul and Ethiopic pack a syllable into each character: Gopher's 3..10 bounds, set
-    # for English, do not apply to them.
-    syllabic = not text.isascii() and len(_SYLLABIC.findall(text)) > 0.3 * len(text)
-    too_short = cfg.min_mean_word_length is not None and mean_len < cfg.min_mean_word_length
-    too_long = cfg.max_mean_word_length is not None and mean_len > cfg.max_mean_word_length
-    if (too_short or too_long) and not syllabic:
-        return "mean_word_length"
+    if ids is not None:  # there is a mean-length rule
+        mean_len = int(ids[1].sum()) / len(words)
+        too_short = cfg.min_mean_word_length is not None and mean_len < cfg.min_mean_word_length
+        too_long = cfg.max_mean_word_length is not None and mean_len > cfg.max_mean_word_length
+        # Hangul and Ethiopic pack a syllable into each character: Gopher's 3..10 bounds, set
+        # for English, do not apply to them.
+        if (too_short or too_long) and not _is_syllabic(text):
+            return "mean_word_length"
     if cfg.min_alpha_word_fraction is not None:
-        spaced = f" {text}"
-        no_letter = len(_NO_LETTER_WORD.findall(spaced))
-        real_words = max(len(words) - len(_PUNCT_TOKEN.findall(spaced)), 1)
+        no_letter, punct_tokens = _non_word_tokens(text, words)
+        real_words = max(len(words) - punct_tokens, 1)
         if 1 - no_letter / real_words < cfg.min_alpha_word_fraction:
             return "alpha_words"
     return None
@@ -242,7 +208,7 @@ def _repetition_failure(doc: RawDoc, lines: list[str], cfg: QualityConfig) -> st
     for max_frac, max_char_frac, items, name in checks:
         if max_frac is None and max_char_frac is None:
             continue
-        frac, char_frac = _dup_fractions(list(items))
+        frac, char_frac = dup_fractions(list(items))
         if max_frac is not None and frac > max_frac:
             return f"dup_{name}s"
         if max_char_frac is not None and char_frac > max_char_frac:
@@ -250,11 +216,11 @@ def _repetition_failure(doc: RawDoc, lines: list[str], cfg: QualityConfig) -> st
     return None
 
 
-def _ngram_failure(words: list[str], cfg: QualityConfig) -> str | None:
+def _ngram_failure(words: list[str], ids: WordIds | None, cfg: QualityConfig) -> str | None:
     top = dict(cfg.max_top_ngram_char_fraction or ())
     dup = dict(cfg.max_dup_ngram_char_fraction or ())
     max_top = max(top, default=0)
-    for name, value in ngram_stats(words, top, dup):
+    for name, value in ngram_stats(words, top, dup, ids):
         kind, n = name.split("_")[0], int(name.split("_")[1])
         if value > (top if kind == "top" else dup)[n]:
             return f"{name}gram"
@@ -274,11 +240,16 @@ def quality_failure(doc: RawDoc, cfg: QualityConfig) -> str | None:
         return "too_short"
     if cfg.max_chars is not None and len(text) > cfg.max_chars:
         return "too_long"
-    failure = _c4_failure(text, cfg)
+    lower = text.lower()
+    failure = _c4_failure(text, lower, cfg)
     if failure:
         return failure
-    words = text.lower().replace("\u1361", " ").split()  # Ethiopic wordspace separates words
-    failure = _word_failure(text, words, cfg)
+    words = lower.replace("\u1361", " ").split()  # Ethiopic wordspace separates words
+    unspaced = _is_unspaced(text)
+    # Word ids and lengths, for the mean-length rule and the n-gram rules: computed once.
+    mean_rule = cfg.min_mean_word_length is not None or cfg.max_mean_word_length is not None
+    ids = word_ids(words) if words and not unspaced[1] and mean_rule else None
+    failure = _word_failure(text, words, ids, unspaced, cfg)
     if failure:
         return failure
     lines = text.split("\n")
@@ -287,9 +258,9 @@ def quality_failure(doc: RawDoc, cfg: QualityConfig) -> str | None:
         if ellipsis_lines > cfg.max_ellipsis_line_fraction * len(lines):
             return "ellipsis_lines"
     failure = _repetition_failure(doc, lines, cfg)
-    if failure or _is_unspaced(text)[1]:
+    if failure or unspaced[1]:
         return failure
-    return _ngram_failure(words, cfg)
+    return _ngram_failure(words, ids, cfg)
 
 
 def filter_quality(doc: RawDoc, cfg: QualityConfig, count: Count) -> RawDoc | None:

@@ -25,6 +25,9 @@ _FLAGS = re.compile(rf"\s*((?:[A-Z+\-]|{_VARIANT})(?:\s*;\s*(?:[A-Z+\-]|{_VARIAN
 # Where one variant's text starts: "zh-hans:" at the start or after ";" (or "src=>zh-tw:").
 _RULE_START = re.compile(rf"(?:\A|;)\s*(?:[^;]*?=>\s*)?({_VARIANT})\s*:")
 _SHOW_NOTHING = frozenset({"H", "T", "-"})
+# Whether a page holds any "-{": most pages hold none, and the regex engine's scan for a
+# literal prefix is several times faster than ``"-{" in text`` (3.11's two-character search).
+_MARKUP_START = re.compile(r"-\{")
 _FALLBACKS = {
     "zh-hans": ("zh-cn", "zh-sg", "zh-my"),
     "zh-hant": ("zh-tw", "zh-hk", "zh-mo"),
@@ -43,7 +46,7 @@ ZH_VARIANTS: tuple[str, ...] = tuple(_FALLBACKS)
 def resolve_conversions(text: str, variant: str | None = None) -> str:
     """Replace every ``-{...}-`` of ``text`` with what ``variant`` shows (see module doc)."""
     n = 1
-    while n and "-{" in text:
+    while n and _MARKUP_START.search(text):
         text, n = _CONVERSION.subn(lambda m: render_rule(m.group(1), variant), text)
     return text
 

@@ -86,6 +86,8 @@ def namespace_of_title(title: str, site_namespaces: Mapping[str, int]) -> int:
 def newest_revision(revisions: list[ET.Element]) -> ET.Element:
     """The latest revision by timestamp (ISO 8601 in UTC, so strings compare as times);
     among equal or missing timestamps the last one written."""
+    if len(revisions) == 1:
+        return revisions[0]  # pages-articles: no timestamps to read
     return max(enumerate(revisions), key=lambda r: (r[1].findtext("timestamp") or "", r[0]))[1]
 
 
@@ -132,12 +134,12 @@ def read_page(page: ET.Element, namespaces: Mapping[str, int],
         )
         if absent
     ]
-    name = _page_name(title, page_id)
     if missing:
         since = " (required from export-0.6 on)" if missing[0][0] == MISSING_NS else ""
         lacks = ", ".join(element for _, element in missing)
-        raise PageError(missing[0][0], f"page {name} has no {lacks}{since}")
+        raise PageError(missing[0][0], f"page {_page_name(title, page_id)} has no {lacks}{since}")
     if ns == BAD_NS:
+        name = _page_name(title, page_id)
         raise PageError(BAD_NS, f"page {name}: <ns> {page.findtext('ns')!r} is not an integer")
     assert title and page_id and revision is not None and text is not None and isinstance(ns, int)
     if not page_id.strip().isdigit():

@@ -8,6 +8,7 @@ whole-dump reader (``wiki_xml``) and the multistream range reader.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -19,6 +20,9 @@ _HEADER_CAP = 1 << 26  # bytes before the first <page>
 _GAP_CAP = 1 << 20  # bytes between pages held while waiting for the next <page>
 _CHUNK = 1 << 20  # bytes per read
 _EXCERPT = 2000  # bytes of a page over the limit kept for its dead letter
+# The tags as regexes: a dump's "<" is rare (markup inside <text> is escaped), and the regex
+# engine skips to the next "<" twice as fast as bytes.find looks for the whole tag.
+_OPEN_TAG, _CLOSE_TAG = re.compile(re.escape(_OPEN)), re.compile(re.escape(_CLOSE))
 
 
 @dataclass
@@ -58,12 +62,12 @@ def _scan(buf: bytes, eof: bool, st: _SplitState) -> Generator[tuple[str, bytes]
     pos = 0
     while True:
         if st.skipping:
-            end = buf.find(_CLOSE, pos)
+            end = _find(_CLOSE_TAG, buf, pos)
             if end < 0:
                 return max(pos, len(buf) - len(_CLOSE))
             pos, st.skipping = end + len(_CLOSE), False
             continue
-        start = buf.find(_OPEN, pos)
+        start = _find(_OPEN_TAG, buf, pos)
         gap = buf[pos:] if start < 0 else buf[pos:start]
         if start < 0 and not eof:  # wait for the next page to start
             if len(gap) > (st.header_cap if not st.header_done else _GAP_CAP):
@@ -75,10 +79,10 @@ def _scan(buf: bytes, eof: bool, st: _SplitState) -> Generator[tuple[str, bytes]
         yield from _gap_events(gap, st)
         if start < 0:
             return len(buf)
-        end = buf.find(_CLOSE, start)
+        end = _find(_CLOSE_TAG, buf, start)
         if end < 0:
             return (yield from _open_page(buf, start, eof, st))
-        nxt = buf.find(_OPEN, start + len(_OPEN), end)
+        nxt = _find(_OPEN_TAG, buf, start + len(_OPEN), end)
         if nxt >= 0:
             yield "unclosed", buf[start:nxt]
             pos = nxt
@@ -89,6 +93,12 @@ def _scan(buf: bytes, eof: bool, st: _SplitState) -> Generator[tuple[str, bytes]
         else:
             yield "page", buf[start:end]
         pos = end
+
+
+def _find(tag: re.Pattern[bytes], buf: bytes, start: int, end: int | None = None) -> int:
+    """``buf.find(tag, start, end)``."""
+    m = tag.search(buf, start, len(buf) if end is None else end)
+    return m.start() if m else -1
 
 
 def _gap_events(gap: bytes, st: _SplitState) -> Iterator[tuple[str, bytes]]:

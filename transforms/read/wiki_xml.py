@@ -8,6 +8,7 @@ after an error, so one streaming parse of the whole dump would lose every page a
 
 from __future__ import annotations
 
+import functools
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
@@ -127,7 +128,7 @@ def read_page_event(
 ) -> Iterator[RawDoc | Rejected]:
     """One ``split_pages`` event inside the page list (page, too_large, unclosed, stray) ->
     RawDoc or dead letter. Shared by the whole-dump and the multistream range readers."""
-    stem = file_stem(source_file)
+    stem = _file_stem(source_file)
     count(INPUT)
     if kind == "page":
         yield from _page_to_doc(data, site, stem, source_file, cfg, count)
@@ -140,6 +141,10 @@ def read_page_event(
         detail = "no </page> before the next <page>" if kind == "unclosed" else "outside <page>"
         rid = _record_id(data, site, stem)
         yield reject(count, source_file, rid, MALFORMED_XML, detail, data[:500])
+
+
+# Once per file, not once per page (the range reader calls read_page_event page by page).
+_file_stem = functools.lru_cache(maxsize=64)(file_stem)
 
 
 def _record_id(page: bytes, site: SiteInfo, stem: str) -> str:
@@ -158,18 +163,20 @@ def _parse_page(
     data: bytes, site: SiteInfo, stem: str, source_file: str, count: Count
 ) -> WikiPage | Rejected:
     """A page's bytes -> its fields, or the dead letter saying what is wrong with it."""
-    rid = _record_id(data, site, stem)
     try:
         xml = data.decode(site.encoding)
     except UnicodeDecodeError as e:
         detail = f"page {_title_of(data)!r}: {e}"
         excerpt = data[max(0, e.start - 60) : e.end + 60]
+        rid = _record_id(data, site, stem)  # here and below: only a dead letter needs it
         return reject(count, source_file, rid, UNDECODABLE, detail, excerpt)
     try:
         return read_page(ET.fromstring(xml), site.namespaces, site.export_version)
     except ET.ParseError as e:
+        rid = _record_id(data, site, stem)
         return reject(count, source_file, rid, MALFORMED_XML, f"{rid}: {e}", xml[:500])
     except PageError as e:
+        rid = _record_id(data, site, stem)
         return reject(count, source_file, rid, e.reason, str(e), xml[:500])
 
 

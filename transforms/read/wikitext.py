@@ -33,32 +33,51 @@ _INTERWIKI = frozenset(
 _LANG_PREFIX = re.compile(r"[a-z]{2,3}(?:-[a-z0-9]+)*\Z")
 
 _COMMENT = re.compile(r"<!--.*?(?:-->|\Z)", re.S)
-_REF = re.compile(r"<ref\b[^>]*?/>|<ref\b[^>]*?>.*?</ref\s*>", re.S | re.I)
+# The body is read up to the first "</ref>" as runs of non-"<" characters (an unrolled loop):
+# the same match as a lazy ".*?</ref>", which tries the closing tag at every character.
+_REF = re.compile(r"<ref\b[^>]*?(?:/>|>[^<]*(?:<(?!/ref\s*>)[^<]*)*</ref\s*>)", re.I)
 _DROP_TAGS = (
     "math|chem|ce|gallery|timeline|imagemap|score|syntaxhighlight|source|graph|references|"
     "templatedata|hiero|mapframe|maplink|includeonly|inputbox|categorytree|templatestyles"
 )
 _DROP_TAG = re.compile(rf"<({_DROP_TAGS})\b[^>]*?(?:/>|>.*?</\1\s*>)", re.S | re.I)
-_TEMPLATE = re.compile(r"\{\{[^{}]*\}\}")  # innermost template: applied until none is left
+_TEMPLATE = re.compile(r"\{\{([^{}]*)\}\}")  # innermost template: applied until none is left
 _TEMPLATE_ARG_SEP = re.compile(r"\|(?![^\[\]]*\]\])")  # a "|" that is not inside [[...]]
 # Templates that wrap running text: keep one positional argument instead of dropping them.
 _KEEP_FIRST_ARG = frozenset({"読み仮名", "読み仮名_ruby不使用", "読み仮名 ruby不使用", "nihongo",
                              "nowrap", "nobr", "small", "big"})  # fmt: skip
 _KEEP_LAST_ARG = frozenset({"lang", "transl", "transliteration", "script"})
+# A template body that may start with one of those names ("_" or " " between words, any case;
+# "lang-el" starts with "lang"): the others are dropped without looking at them in Python.
+_KEPT_NAMES = "|".join(
+    "[ _]".join(map(re.escape, re.split("[ _]", name)))
+    for name in sorted(_KEEP_FIRST_ARG | _KEEP_LAST_ARG)
+)
+_KEPT_NAME = re.compile(rf"\s*(?:{_KEPT_NAMES})", re.I)
 _EXT_LINK = re.compile(r"\[(?:https?:|ftp:|//)[^\s\]\[]*(?:\s+([^\]\[]*))?\]")
 # Innermost link (single-bracket groups such as "[sic]" allowed): applied until none is left.
-_WIKILINK = re.compile(r"\[\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\]")
+# Written as an unrolled loop (runs of plain characters between groups): the same matches as
+# ((?:[^\[\]]|\[[^\[\]]*\])*), without an alternation tried at every character.
+_WIKILINK = re.compile(r"\[\[([^\[\]]*(?:\[[^\[\]]*\][^\[\]]*)*)\]\]")
 _QUOTES = re.compile(r"'''''|'''|''")  # 4 quotes: an apostrophe, then bold
 _TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>")
 _BR = re.compile(r"<br\s*/?>", re.I)
 _MAGIC = re.compile(r"__[^\W\d_]+(?:_[^\W\d_]+)*__")
 _EMPTY_PARENS = re.compile(r"\([^\S\n]*[,;:]?[^\S\n]*\)|（[^\S\n]*[、，]?[^\S\n]*）")
+# Its first branch alone, for text without "（": a pattern that starts with one literal
+# character is scanned for with a fast loop, two alternatives are tried at every character.
+_EMPTY_ASCII_PARENS = re.compile(r"\([^\S\n]*[,;:]?[^\S\n]*\)")
 _SPACE = re.compile(r"\s+")
 # " ." left where a ref or template stood; only , and . (French spaces ; : ! ? on purpose)
 _SPACE_BEFORE_PUNCT = re.compile(r" +(?=[,.](?:\s|\Z))")
+# A line that opens or closes a table, after any indent (" ", tab, ":"). Anchored on "\n",
+# not ^ with re.M: the regex engine then jumps between newlines (see wiki_sections._HEADING).
+_TABLE_EDGE = re.compile(r"\n[ \t:]*(\{\||\|\})")
 _NOWIKI = re.compile(r"<nowiki\s*>(.*?)</nowiki\s*>|<nowiki\s*/>", re.S | re.I)
 _NOWIKI_ESCAPES = str.maketrans({c: f"&#{ord(c)};" for c in "{}[]|<>'=&_"})
 _RESIDUE = re.compile(r"\{\{|\}\}|\[\[|\]\]|\{\||\|\}|<ref\b[^>]*>?|</ref>", re.I)
+# Every _RESIDUE match holds one of "{}[]<": looking for those single characters (memchr) is
+# a tenth of the cost of the regex's scan, and most pages have none of them left.
 _HAS_WORD = re.compile(r"\w")
 # A line of nothing but links between "|" or "·" separators: a hand-made navbox, not prose.
 _LINK_LIST = re.compile(
@@ -98,21 +117,24 @@ def _strip_blocks(text: str, zh_variant: str | None) -> str:
         text = _NOWIKI.sub(lambda m: (m.group(1) or "").translate(_NOWIKI_ESCAPES), text)
         text = _REF.sub("", text)
         text = _DROP_TAG.sub("", text)
-    if "-{" in text:
-        text = resolve_conversions(text, zh_variant)
-    while "{{" in text:
-        text, n = _TEMPLATE.subn(_render_template, text)
-        if n == 0:
+    text = resolve_conversions(text, zh_variant)
+    # A one-character test first: Python's ``in`` is memchr-fast for one character but scans
+    # 3-10x slower for two (and a page mostly has no "{" left once its templates are gone).
+    while "{" in text and "{{" in text:
+        parts = _TEMPLATE.split(text)  # text, body, text, body, ..., text
+        if len(parts) == 1:
             text = _strip_templates_with_parser(text)
             break
-    if "{|" in text:
+        bodies = parts[1::2]
+        parts[1::2] = [_render_template(b) if _KEPT_NAME.match(b) else "" for b in bodies]
+        text = "".join(parts)
+    if "{" in text and "{|" in text:
         text = _strip_tables(text)
     return text
 
 
-def _render_template(match: re.Match) -> str:
+def _render_template(body: str) -> str:
     """Most templates are dropped; a few wrap prose (``{{lang|de|Erdkunde}}``) and keep it."""
-    body = match.group()[2:-2]
     name = body.partition("|")[0].strip().lower().replace("_", " ")
     if name.startswith("lang-"):  # {{lang-el|ἀναρχία}}: the foreign-language text
         name = "lang"
@@ -140,22 +162,30 @@ def _strip_templates_with_parser(text: str) -> str:
 
 
 def _strip_tables(text: str) -> str:
-    """Drop ``{| ... |}`` tables, nested ones included, line by line."""
+    """Drop ``{| ... |}`` tables, nested ones included: each becomes one empty line (it ends
+    the paragraph before it), and one never closed runs to the end of the text.
+
+    Only the lines that open or close a table are visited (a regex jumps between them); the
+    text between tables is copied in slices.
+    """
     out: list[str] = []
-    depth = 0
-    for line in text.split("\n"):
-        stripped = line.lstrip(" \t:")
-        if stripped.startswith("{|"):
+    depth, kept_from, table_start = 0, 0, 0
+    for m in _TABLE_EDGE.finditer("\n" + text):  # positions in text: one less
+        if m.group(1) == "{|":
+            if not depth:
+                table_start = m.start()  # the line's first character
             depth += 1
-            continue
-        if depth:
-            if stripped.startswith("|}"):
-                depth -= 1
-                if not depth:
-                    out.append("")  # a table ends the paragraph before it
-            continue
-        out.append(line)
-    return "\n".join(out)
+        elif depth:
+            depth -= 1
+            if not depth:
+                out.append(text[kept_from:table_start])
+                line_end = text.find("\n", m.end() - 1)
+                kept_from = len(text) if line_end < 0 else line_end
+    if depth:  # unclosed: the kept text ends with the line before the table
+        out.append(text[kept_from : table_start - 1] if table_start else "")
+    else:
+        out.append(text[kept_from:])
+    return "".join(out)
 
 
 def _drop_non_prose_lines(text: str) -> str:
@@ -167,11 +197,11 @@ def _drop_non_prose_lines(text: str) -> str:
     return text[1:-1]
 
 
-def _link_text(match: re.Match, drop: frozenset[str]) -> str:
-    inner = match.group(1)
-    if "|" not in inner and ":" not in inner:
-        return inner  # the common [[Page]]
+def _link_text(inner: str, drop: frozenset[str]) -> str:
+    """The shown text of ``[[inner]]`` for a link with a "|" or a ":" ([[Page]] shows Page)."""
     target, bar, label = inner.partition("|")
+    if bar and ":" not in target:  # the common [[Page|label]], as the end of this function
+        return label.strip() or target.strip().split(" (")[0]
     target = target.strip()
     colon_link = target.startswith(":")  # [[:Category:X]] links to the page, shows text
     target = target.lstrip(":")
@@ -191,28 +221,45 @@ def _link_text(match: re.Match, drop: frozenset[str]) -> str:
     return target
 
 
+def _replace_links(text: str, drop: frozenset[str]) -> tuple[str, int]:
+    """One pass of innermost links -> their text, as ``_WIKILINK.subn`` with a function would
+    do it; split() hands over the inner texts without a match object and a call per link, and
+    the common [[Page]] (two links in three) is kept inline."""
+    parts = _WIKILINK.split(text)
+    if len(parts) == 1:
+        return text, 0
+    parts[1::2] = [
+        inner if "|" not in inner and ":" not in inner else _link_text(inner, drop)
+        for inner in parts[1::2]
+    ]
+    return "".join(parts), len(parts) // 2
+
+
 def _inline(text: str, drop: frozenset[str]) -> str:
     """Rewrite links, external links, formatting, tags and entities into plain text."""
     if "[" in text:
         text = _EXT_LINK.sub(lambda m: m.group(1) or "", text)
-        n = 1
-        while n and "[[" in text:
-            text, n = _WIKILINK.subn(lambda m: _link_text(m, drop), text)
-        if "[[" in text:
+        while "[" in text and "[[" in text:  # see _strip_blocks for the one-character test
+            text, n = _replace_links(text, drop)
+            if not n:
+                break
+        if "[" in text and "[[" in text:
             text = drop_unclosed_media(text, drop)
     if "''" in text:
         text = _QUOTES.sub("", text)
     if "<" in text:
         text = _BR.sub(" ", text)
         text = _TAG.sub("", text)
-    if "__" in text:
+    if "_" in text and "__" in text:
         text = _MAGIC.sub("", text)
     if "&" in text:
         text = html.unescape(text)
     # Residue of removed markup: "()" left by a dropped template, stray brackets.
-    if "(" in text or "（" in text:
+    if "（" in text:
         text = _EMPTY_PARENS.sub("", text)
-    if _RESIDUE.search(text):
+    elif "(" in text:
+        text = _EMPTY_ASCII_PARENS.sub("", text)
+    if any(mark in text for mark in "{}[]<") and _RESIDUE.search(text):
         text = _RESIDUE.sub("", text)
     return text
 
@@ -221,31 +268,32 @@ def _paragraphs(lines: list[str]) -> list[str]:
     """Join runs of prose lines; list items, indented lines and definitions stand alone."""
     paragraphs: list[str] = []
     current: list[str] = []
-
-    def flush() -> None:
-        if current:
-            _emit(" ".join(current), paragraphs)
-            current.clear()
-
     for line in lines:
         stripped = line.strip()
-        if not stripped or stripped.startswith("----"):
-            flush()
-            continue
-        first = stripped[0]
-        if first in "*#:;":
-            flush()
-            _emit(stripped.lstrip("*#:; \t"), paragraphs)
-        elif first in "|!" or stripped.startswith("{|"):
-            flush()  # table rows whose table start was lost: not prose
-        else:
+        # Prose first, the common case; "-" and "{" start prose unless "----" or "{|" follow.
+        if stripped and (
+            stripped[0] not in "*#:;|!-{"
+            or (stripped[0] in "-{" and not stripped.startswith(("----", "{|")))
+        ):
             current.append(stripped)
-    flush()
+            continue
+        if current:  # a blank line, a rule, a list item or a stray table row ends a paragraph
+            _emit(" ".join(current), paragraphs)
+            current = []
+        if stripped and stripped[0] in "*#:;":
+            _emit(stripped.lstrip("*#:; \t"), paragraphs)
+    if current:
+        _emit(" ".join(current), paragraphs)
     return paragraphs
 
 
 def _emit(paragraph: str, out: list[str]) -> None:
-    paragraph = " ".join(paragraph.split())
+    # Every whitespace character but " " is unprintable, and a paragraph starts and ends with
+    # a non-space: in a printable one, collapsing runs of spaces is all split+join would do.
+    if not paragraph.isprintable():
+        paragraph = " ".join(paragraph.split())
+    while "  " in paragraph:
+        paragraph = paragraph.replace("  ", " ")
     if " ," in paragraph or " ." in paragraph:
         paragraph = _SPACE_BEFORE_PUNCT.sub("", paragraph)
     if paragraph and _HAS_WORD.search(paragraph):

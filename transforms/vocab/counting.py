@@ -1,19 +1,16 @@
-"""Vocabulary stage: cleaned docs -> smoothed word counts -> trained tokenizer -> TOK_DIR.
+"""Vocabulary stage, first half: cleaned docs -> held-out split -> summed word counts.
 
-    docs -> Route (holdout by bucket_of(doc_id)) -> CountWords (per-bundle dict)
-         -> sum over (lang, word) through spill files -> per-language totals -> smoothing
-         -> Top(max_words) -> train -> evaluate on held-out docs -> write TOK_DIR + report
-
-Smoothing (mBERT): language l with n_l of N words is sampled with p_l ∝ (n_l/N)^alpha, so
-each of its word counts is multiplied by p_l / (n_l/N). Weighted counts are kept as integer
-milli-counts so that sums are exact in any order and the output is reproducible.
+docs -> Route (holdout by bucket_of(doc_id)) -> CountWords (per-bundle Counters)
+     -> sum over (word, lang) through spill files -> lists of ((lang, word), count)
+     -> transforms.vocab.selection -> train -> evaluate on held-out docs -> TOK_DIR
 """
 
 from __future__ import annotations
 
 import collections
 import tempfile
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
 
 import apache_beam as beam
 
@@ -29,18 +26,19 @@ from transforms.shared.accounting import (
     Rejected,
     dropped,
 )
-from transforms.shared.spill import DeleteWhenDone, GroupByKeyThroughFiles
-from transforms.vocab.config import MILLI, VocabConfig
-from transforms.vocab.pretokenize import is_cjk, is_punctuation, pretokenize
+from transforms.shared.spill import DeleteWhenDone, GroupThroughFiles, Segment, read_partition
+from transforms.vocab.config import VocabConfig
+from transforms.vocab.pretokenize import pretokenize
 from transforms.vocab.train import residues_of
 
 DROPPED_HOLDOUT = dropped("holdout")  # not counted: tokenised for the report instead
 WORDS = "words"  # words counted (training docs)
 HOLDOUT_WORDS = "holdout_words"
 _HOLDOUT_BUCKETS = 1_000_000
-# Spill partitions of the word counts: each is summed alone, so the peak holds ~1/16 of the
-# distinct words' partial counts; more partitions only add small segment records.
+# Spill partitions of the word counts, by word (so a word's languages meet): each is merged and
+# summed as one sorted stream; more partitions only add small segment records.
 _PARTITIONS = 16
+_BATCH = 20_000  # summed (lang, word) counts per element after the spill
 
 
 def is_holdout(doc_id: str, cfg: VocabConfig) -> bool:
@@ -67,66 +65,16 @@ def words_of(text: str, cfg: VocabConfig) -> list[str]:
     return pretokenize(text, lowercase=cfg.lowercase)
 
 
-def count_doc_words(row: Mapping, cfg: VocabConfig, count: Count) -> collections.Counter:
-    """Word counts of one training doc, keyed (lang, word). Counters: emitted/dropped_empty."""
-    lang = row["lang"]
+def doc_words(row: Mapping, cfg: VocabConfig, count: Count) -> list[str]:
+    """The words of one training doc, in order. Counters: emitted/dropped_empty, words."""
     # One call per doc: newline is whitespace, so no word spans two sentences.
-    counts = collections.Counter(words_of("\n".join(doc_sentences(row)), cfg))
-    if not counts:
+    words = words_of("\n".join(doc_sentences(row)), cfg)
+    if not words:
         count(DROPPED_EMPTY)
-        return collections.Counter()
+        return words
     count(EMITTED)
-    count(WORDS, sum(counts.values()))
-    return collections.Counter({(lang, w): n for w, n in counts.items()})
-
-
-def language_stats(lang_totals: Mapping[str, int], alpha: float) -> dict[str, dict]:
-    """Per language: words, share n_l/N, sampling prob p_l ∝ share^alpha, weight p_l/share."""
-    total = sum(lang_totals.values())
-    if total == 0:
-        return {}
-    shares = {lang: n / total for lang, n in sorted(lang_totals.items()) if n > 0}
-    norm = sum(s**alpha for s in shares.values())
-    out = {}
-    for lang, share in shares.items():
-        prob = share**alpha / norm
-        out[lang] = {
-            "words": int(lang_totals[lang]),
-            "share": share,
-            "sampling_prob": prob,
-            "weight": prob / share,
-        }
-    return out
-
-
-def weighted_milli(count: int, lang: str, stats: Mapping[str, dict]) -> int:
-    """A (lang, word) count after smoothing, in integer thousandths."""
-    return round(count * stats[lang]["weight"] * MILLI)
-
-
-def alphabet_forms(counts: Iterable[tuple[str, int]], coverage: float, max_chars: int) -> list[str]:
-    """Char forms to put in the vocabulary whatever the merges do: the most frequent chars
-    covering ``coverage`` of all char occurrences (at most ``max_chars``), each bare and, unless
-    it always stands alone (CJK, punctuation), also as a ``##`` continuation.
-
-    Without this, a char seen only in words below min_count, or only word-initially, turns
-    every held-out word containing it into [UNK].
-    """
-    ranked = sorted(counts, key=lambda cc: (-cc[1], cc[0]))
-    total = sum(c for _, c in ranked)
-    kept: list[str] = []
-    running = 0
-    for char, c in ranked[:max_chars]:
-        if running >= coverage * total:
-            break
-        kept.append(char)
-        running += c
-    forms = []
-    for char in sorted(kept):
-        forms.append(char)
-        if not (is_cjk(char) or is_punctuation(char)):
-            forms.append("##" + char)
-    return forms
+    count(WORDS, len(words))
+    return words
 
 
 def count_holdout(row: Mapping, cfg: VocabConfig, count: Count) -> None:
@@ -191,66 +139,104 @@ class RouteDocs(beam.PTransform):
         return {"train": out.train, HOLDOUT_TAG: out[HOLDOUT_TAG], REJECTED_TAG: out[REJECTED_TAG]}
 
 
-class _BundleSumFn(beam.DoFn):
-    """Sums (key, n) pairs in a dict per bundle, so the shuffle carries one record per distinct
-    key per bundle instead of one per occurrence; flushes early to bound memory."""
+def _emit_in_window(items: Iterable) -> Iterator:
+    """finish_bundle's outputs, each in the global window (the only one these jobs use)."""
+    from apache_beam.transforms.window import GlobalWindow
+    from apache_beam.utils.windowed_value import WindowedValue
 
-    def __init__(self, max_keys: int = 500_000) -> None:
-        self.max_keys = max_keys
-
-    def pairs(self, element) -> Iterable[tuple]:
-        raise NotImplementedError
-
-    def start_bundle(self) -> None:
-        self._counts: collections.Counter = collections.Counter()
-
-    def process(self, element):
-        for key, n in self.pairs(element):
-            self._counts[key] += n
-        if len(self._counts) >= self.max_keys:
-            yield from self._counts.items()
-            self._counts = collections.Counter()
-
-    def finish_bundle(self):
-        from apache_beam.transforms.window import GlobalWindow
-        from apache_beam.utils.windowed_value import WindowedValue
-
-        window = GlobalWindow()
-        timestamp = window.max_timestamp()
-        for kv in self._counts.items():
-            yield WindowedValue(kv, timestamp, [window])
-        self._counts = collections.Counter()
+    window = GlobalWindow()
+    timestamp = window.max_timestamp()
+    for item in items:
+        yield WindowedValue(item, timestamp, (window,))
 
 
-class _CountWordsFn(_BundleSumFn):
-    def __init__(self, cfg: VocabConfig) -> None:
-        super().__init__()
+def partition_of(word: str) -> int:
+    """The spill partition of a word: every language's count of it lands in the same one."""
+    return zlib.crc32(word.encode("utf-8", "surrogatepass")) % _PARTITIONS
+
+
+class _CountWordsFn(beam.DoFn):
+    """Sums word counts per language in one Counter per bundle (``Counter.update`` counts a
+    word list in C), so the shuffle carries one record per distinct (lang, word) per bundle
+    instead of one per occurrence; flushes early to bound memory. Emits spill records
+    (partition, ((word, lang), count)): sorted by word, then language."""
+
+    def __init__(self, cfg: VocabConfig, max_keys: int = 500_000) -> None:
         self.cfg = cfg
+        self.max_keys = max_keys
 
     def setup(self) -> None:
         self.count = BeamCount()
 
-    def pairs(self, row: Mapping):
-        return count_doc_words(row, self.cfg, self.count).items()
+    def start_bundle(self) -> None:
+        self._by_lang: dict[str, collections.Counter] = {}
+        self._keys = 0
+
+    def process(self, row: Mapping):
+        words = doc_words(row, self.cfg, self.count)
+        if words:
+            counts = self._by_lang.setdefault(row["lang"], collections.Counter())
+            before = len(counts)
+            counts.update(words)
+            self._keys += len(counts) - before
+        if self._keys >= self.max_keys:
+            yield from self._flush()
+
+    def finish_bundle(self):
+        yield from _emit_in_window(self._flush())
+
+    def _flush(self) -> list[tuple[int, tuple[tuple[str, str], int]]]:
+        out = [
+            (partition_of(w), ((w, lang), n))
+            for lang, counts in self._by_lang.items()
+            for w, n in counts.items()
+        ]
+        self._by_lang, self._keys = {}, 0
+        return out
 
 
-class _CharCountsFn(_BundleSumFn):
-    def pairs(self, kv: tuple[tuple[str, str], int]):
-        (lang, word), n = kv
-        return (((lang, c), n) for c in word)
+def _sums(records: Iterable[tuple[tuple[str, str], int]]) -> Iterator[tuple[tuple[str, str], int]]:
+    """Sorted (key, n) records -> (key, sum of n), one per key."""
+    key, total = None, 0
+    for k, n in records:
+        if k == key:
+            total += n
+            continue
+        if key is not None:
+            yield key, total
+        key, total = k, n
+    if key is not None:
+        yield key, total
 
 
-def _summed(kv: tuple[tuple[str, str], list[int]]) -> tuple[tuple[str, str], int]:
-    return kv[0], sum(kv[1])
+def summed_batches(
+    records: Iterable[tuple[tuple[str, str], int]], size: int = _BATCH
+) -> Iterator[list[tuple[tuple[str, str], int]]]:
+    """((word, lang), n) records sorted by (word, lang) -> lists of ((lang, word), total) of
+    about ``size``, cut only between words, so every language of a word is in one list."""
+    batch: list[tuple[tuple[str, str], int]] = []
+    for (word, lang), total in _sums(records):
+        if len(batch) >= size and batch[-1][0][1] != word:
+            yield batch
+            batch = []
+        batch.append(((lang, word), total))
+    if batch:
+        yield batch
+
+
+def _sum_partition(item: tuple[int, Iterable[Segment]]) -> Iterator[list]:
+    return summed_batches(read_partition(item[1]))
 
 
 class CountWords(beam.PTransform):
-    """Training doc rows -> ((lang, word), count). Counters: emitted, dropped_empty, words.
+    """Training doc rows -> lists of ((lang, word), count), each word's languages in one list
+    (``summed_batches``). Counters: emitted, dropped_empty, words.
 
     The per-bundle counts are summed through spill files under ``temp_dir`` (default a local
     temporary folder, deleted once summed), not with CombinePerKey: the local runner would
     hold every bundle's partial counts at once, i.e. memory growing with the corpus (bundles x
-    distinct words) rather than with its vocabulary."""
+    distinct words) rather than with its vocabulary. Lists rather than single counts spare
+    the steps after it a Beam element per word."""
 
     def __init__(self, cfg: VocabConfig, temp_dir: str | None = None) -> None:
         super().__init__()
@@ -259,58 +245,11 @@ class CountWords(beam.PTransform):
 
     def expand(self, rows):
         temp_dir = self.temp_dir or tempfile.mkdtemp(prefix="bertcorpus-spill-")
-        counts = (
+        batches = (
             rows
             | "CountPerBundle" >> beam.ParDo(_CountWordsFn(self.cfg))
-            | "Group" >> GroupByKeyThroughFiles(temp_dir, partitions=_PARTITIONS)
-            | "Sum" >> beam.Map(_summed)
+            | "Group" >> GroupThroughFiles(temp_dir)
+            | "Sum" >> beam.FlatMap(_sum_partition)
         )
-        _ = counts | "DeleteSpill" >> DeleteWhenDone(temp_dir)
-        return counts
-
-
-def _selection(words: list, stats: dict, lang_chars: list, cfg: VocabConfig) -> dict:
-    chars: collections.Counter = collections.Counter()
-    for (lang, char), n in lang_chars:
-        chars[char] += weighted_milli(n, lang, stats)
-    return {
-        "words": sorted(words),  # (word, milli-count), the top max_words
-        "language_stats": stats,
-        "char_forms": alphabet_forms(chars.items(), cfg.char_coverage, cfg.vocab_size // 3),
-        "training_chars": "".join(sorted(chars)),
-    }
-
-
-class SelectTrainingWords(beam.PTransform):
-    """((lang, word), count) -> one dict: the smoothed top ``max_words`` words (milli-counts),
-    per-language stats, the char forms to keep in the alphabet and all training chars."""
-
-    def __init__(self, cfg: VocabConfig) -> None:
-        super().__init__()
-        self.cfg = cfg
-
-    def expand(self, counts):
-        cfg = self.cfg
-        stats = (
-            counts
-            | "LangTotals" >> beam.Map(lambda kv: (kv[0][0], kv[1]))
-            | "SumLang" >> beam.CombinePerKey(sum)
-            | "LangDict" >> beam.combiners.ToDict()
-            | "Smoothing" >> beam.Map(language_stats, cfg.alpha)
-        )
-        stats_si = beam.pvalue.AsSingleton(stats)
-        top = (
-            counts
-            | "MinCount" >> beam.Filter(lambda kv: kv[1] >= cfg.min_count)
-            | "Weigh"
-            >> beam.Map(lambda kv, st: (kv[0][1], weighted_milli(kv[1], kv[0][0], st)), stats_si)
-            | "SumAcrossLangs" >> beam.CombinePerKey(sum)
-            | "TopWords" >> beam.combiners.Top.Of(cfg.max_words, key=lambda wc: (wc[1], wc[0]))
-        )
-        chars = (
-            counts
-            | "CharsPerBundle" >> beam.ParDo(_CharCountsFn())
-            | "SumChars" >> beam.CombinePerKey(sum)
-            | "AllChars" >> beam.combiners.ToList()
-        )
-        return top | "Select" >> beam.Map(_selection, stats_si, beam.pvalue.AsSingleton(chars), cfg)
+        _ = batches | "DeleteSpill" >> DeleteWhenDone(temp_dir)
+        return batches

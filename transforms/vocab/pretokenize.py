@@ -114,14 +114,18 @@ def _tables() -> dict:
             punct.append(cp)
         elif cat == "Mn":
             marks.append(cp)
-    bmp_punct = "".join(re.escape(chr(cp)) for cp in punct if cp <= 0xFFFF)
+    cjk = [cp for lo, hi in CJK_RANGES for cp in range(lo, hi + 1)]
+    # Punctuation and CJK ideographs are one-char words: the BMP ones go in one bitmap class
+    # (so ``findall`` splits them off in C); the rare astral ones are spaced out beforehand.
+    alone = "".join(re.escape(chr(cp)) for cp in sorted(set(punct + cjk)) if cp <= 0xFFFF)
     return {
         "drop": _CharSet(drop),
-        "space": _CharSet(space, repeat=False),
+        # " " maps to itself: leaving it out spares a replacement per word.
+        "space": _CharSet([cp for cp in space if cp != 0x20], repeat=False),
         "cjk": re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in CJK_RANGES) + "]"),
         "marks": _CharSet(marks),
-        "punct": _CharSet(punct, repeat=False),
-        "bmp_words": re.compile(f"[{bmp_punct}]|[^{bmp_punct} ]+"),
+        "words": re.compile(f"[{alone}]|[^{alone} ]+"),
+        "astral_alone": frozenset(chr(cp) for cp in punct + cjk if cp > 0xFFFF),
     }
 
 
@@ -130,14 +134,18 @@ _ASCII_PUNCT = [
 ]
 
 
-def normalize_text(text: str, *, lowercase: bool) -> str:
-    """BertNormalizer: clean, space out CJK, and (lowercase) strip accents + lowercase."""
+def _cleaned_folded(text: str, *, lowercase: bool) -> str:
+    """BertNormalizer less the CJK spacing: clean, and (lowercase) strip accents + lowercase.
+
+    The spacing can come after the folding (``split_words`` does it while splitting): NFD and
+    lowercasing map every CJK ideograph to one CJK ideograph and nothing else to one, and
+    canonical reordering never moves a mark across a starter (a CJK char or a space).
+    """
     tables = _tables()
     text = tables["drop"].sub("", text)
     text = tables["space"].sub(" ", text)
     if text.isascii():
         return text.lower() if lowercase else text
-    text = tables["cjk"].sub(r" \g<0> ", text)
     if lowercase:
         text = tables["marks"].sub("", unicodedata.normalize("NFD", text))
         # str.lower() turns a word-final capital sigma into "ς"; tokenizers lowercases char
@@ -146,16 +154,24 @@ def normalize_text(text: str, *, lowercase: bool) -> str:
     return text
 
 
+def normalize_text(text: str, *, lowercase: bool) -> str:
+    """BertNormalizer: clean, space out CJK, and (lowercase) strip accents + lowercase."""
+    text = _cleaned_folded(text, lowercase=lowercase)
+    return text if text.isascii() else _tables()["cjk"].sub(r" \g<0> ", text)
+
+
 def split_words(normalized: str) -> list[str]:
-    """BertPreTokenizer on already-normalised text: split on spaces, isolate punctuation."""
+    """BertPreTokenizer on cleaned text (CJK spaced out or not): split on spaces, and make each
+    punctuation char and CJK ideograph its own word."""
     tables = _tables()
-    if not _ASTRAL.search(normalized):
-        # After normalisation the only whitespace left is " ".
-        return tables["bmp_words"].findall(normalized)
-    punct = tables["punct"]
-    return punct.sub(r" \g<0> ", normalized).split()
+    if not normalized.isascii() and _ASTRAL.search(normalized):
+        # Astral chars are rare, so space out the few distinct ones that stand alone by
+        # replacement rather than slowing the class every char is tested against.
+        for char in set(_ASTRAL.findall(normalized)) & tables["astral_alone"]:
+            normalized = normalized.replace(char, f" {char} ")
+    return tables["words"].findall(normalized)
 
 
 def pretokenize(text: str, *, lowercase: bool) -> list[str]:
     """The words BERT's tokenizer sees in ``text`` (before WordPiece)."""
-    return split_words(normalize_text(text, lowercase=lowercase))
+    return split_words(_cleaned_folded(text, lowercase=lowercase))

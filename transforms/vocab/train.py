@@ -54,10 +54,10 @@ def quantize_counts(
 
 def char_forms(words: Iterable[str]) -> list[str]:
     """Every initial char and ``##``-continuation char of ``words``, in code-point order."""
-    forms = set()
-    for word in words:
-        forms.add(word[0])
-        forms.update(WORDPIECE_PREFIX + c for c in word[1:])
+    words = list(words)
+    # Sets of chars built from joined strings: the per-char work stays in C.
+    continuing = set("".join([w[1:] for w in words]))
+    forms = {w[0] for w in words} | {WORDPIECE_PREFIX + c for c in continuing}
     return sorted(forms, key=lambda f: (ord(f[-1]), len(f)))
 
 
