@@ -224,3 +224,18 @@ def test_zh_variant_flag_and_config():
         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
     ).stdout  # fmt: skip
     assert "--zh_variant" in out and "zh-hant" in out
+
+
+def test_flag_lists_leave_no_quote_or_bare_note():
+    """English "Atlantic Ocean": ``* ''{{GGY}}'' (UK)`` printed "' (UK)" twelve times."""
+    wikitext = (
+        "The states with a coastline are:\n\n* ''{{flag|Azores}}'' (PRT)\n* {{BEL}}\n"
+        "* ''{{GGY}}'' (UK)\n* ''[[Jersey]]'' (UK)\n* '''{{X}}''' stays\n"
+        "* ''''Word''' is an apostrophe, then bold"
+    )
+    assert wikitext_to_paragraphs(wikitext) == [
+        "The states with a coastline are:",
+        "Jersey (UK)",
+        "stays",
+        "'Word is an apostrophe, then bold",
+    ]

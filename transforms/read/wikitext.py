@@ -79,6 +79,8 @@ _RESIDUE = re.compile(r"\{\{|\}\}|\[\[|\]\]|\{\||\|\}|<ref\b[^>]*>?|</ref>", re.
 # Every _RESIDUE match holds one of "{}[]<": looking for those single characters (memchr) is
 # a tenth of the cost of the regex's scan, and most pages have none of them left.
 _HAS_WORD = re.compile(r"\w")
+# A list item left with only a parenthesised note: the template it annotated was dropped.
+_BARE_PARENS = re.compile(r"\([^()]*\)[.,;]?")
 # A line of nothing but links between "|" or "·" separators: a hand-made navbox, not prose.
 _LINK_LIST = re.compile(
     r"\n[*#:;]*[ \t]*\[\[[^\[\]\n]*\]\](?:[ \t]*[|·•∙][ \t]*(?:\[\[[^\[\]\n]*\]\])?)+[ \t]*(?=\n)"
@@ -127,10 +129,24 @@ def _strip_blocks(text: str, zh_variant: str | None) -> str:
             break
         bodies = parts[1::2]
         parts[1::2] = [_render_template(b) if _KEPT_NAME.match(b) else "" for b in bodies]
+        _drop_emptied_formatting(parts)
         text = "".join(parts)
     if "{" in text and "{|" in text:
         text = _strip_tables(text)
     return text
+
+
+def _drop_emptied_formatting(parts: list[str]) -> None:
+    """``''{{GGY}}'' (UK)``: a dropped template inside italics or bold leaves four quote marks,
+    which the quote regex reads as an apostrophe and bold ("' (UK)"). Remove the emptied pair.
+    ``parts``: text, rendered template, text, ... (changed in place)."""
+    for i in range(1, len(parts) - 1, 2):
+        before, after = parts[i - 1], parts[i + 1]
+        if parts[i] or not before.endswith("''") or not after.startswith("''"):
+            continue
+        run = len(before) - len(before.rstrip("'"))
+        if run in (2, 3, 5) and len(after) - len(after.lstrip("'")) == run:
+            parts[i - 1], parts[i + 1] = before[:-run], after[run:]
 
 
 def _render_template(body: str) -> str:
@@ -281,7 +297,9 @@ def _paragraphs(lines: list[str]) -> list[str]:
             _emit(" ".join(current), paragraphs)
             current = []
         if stripped and stripped[0] in "*#:;":
-            _emit(stripped.lstrip("*#:; \t"), paragraphs)
+            item = stripped.lstrip("*#:; \t")
+            if not _BARE_PARENS.fullmatch(item):  # "(UK)" after a dropped {{flag|...}}
+                _emit(item, paragraphs)
     if current:
         _emit(" ".join(current), paragraphs)
     return paragraphs
