@@ -45,7 +45,8 @@ REPO = Path(__file__).resolve().parent.parent
 JOBS = ("clean", "vocab", "shards")
 # clean_dedup: clean with exact + near dedup on (copies are duplicates); xml_to_shards: clean,
 # then shards on its output, as one measured command (raw XML -> shards, per CPU-second).
-OPTIONAL_JOBS = ("clean_dedup", "xml_to_shards")
+# wikiextractor: the peer, on the same XML files (streamed into one process, --processes 1).
+OPTIONAL_JOBS = ("clean_dedup", "xml_to_shards", "wikiextractor")
 WORKERS = {1: [], 2: ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
 UNITS = {
     "clean": "xml_mb",
@@ -53,6 +54,7 @@ UNITS = {
     "vocab": "words",
     "shards": "tokens",
     "xml_to_shards": "tokens",
+    "wikiextractor": "xml_mb",
 }
 SEED = 0
 _PAGE_ID = re.compile(rb"(<page>.*?<id>)(\d+)(</id>)", re.S)
@@ -236,7 +238,7 @@ def job_command(job: str, corpus: str, out: Path, tok: str | None) -> list[str]:
 
 def units_of(job: str, out: Path, input_mb: float) -> float:
     """What the job's rate counts: MB of XML (clean), words (vocab), tokens (shards)."""
-    if job.startswith("clean"):
+    if job.startswith("clean") or job == "wikiextractor":
         return input_mb
     stats = out / "shards" / "stats.json" if job == "xml_to_shards" else out / "stats.json"
     counters = json.loads(stats.read_text())["counters"]
@@ -252,6 +254,14 @@ def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
         clean = [*job_command("clean", corpus, out / "clean", None), *beam]
         shards = [*job_command("shards", str(out / "clean"), out / "shards", tok), *beam]
         cmd = ["bash", "-c", f"{shlex.join(clean)} && {shlex.join(shards)}"]
+    elif job == "wikiextractor":  # one process, and one file: it reads no globs or stdin
+        one = Path(corpus).parent.with_suffix(".xml")
+        if not one.exists():  # the copies end to end; it skips the repeated headers
+            with one.open("wb") as f:
+                for part in sorted(Path(corpus).parent.glob("*.xml")):
+                    f.write(part.read_bytes())
+        cmd = [sys.executable, "-m", "wikiextractor.WikiExtractor", "--processes", "1"]
+        cmd += ["--quiet", "-o", str(out), str(one)]
     else:
         cmd = [*job_command(job, corpus, out, tok), *beam]
     result = {"input_mb": input_mb, **measure(cmd, args.repo, args.timeout)}
@@ -265,9 +275,10 @@ def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
 
 def corpora_for(size: int, jobs: list[str], args) -> dict:
     corpora: dict = {}
-    if {"clean", "clean_dedup", "xml_to_shards"} & set(jobs):
+    if {"clean", "clean_dedup", "xml_to_shards", "wikiextractor"} & set(jobs):
         xml = xml_corpus(size, args.data, args.work)
-        corpora["clean"] = corpora["clean_dedup"] = corpora["xml_to_shards"] = xml
+        for job in ("clean", "clean_dedup", "xml_to_shards", "wikiextractor"):
+            corpora[job] = xml
     if {"vocab", "shards"} & set(jobs):
         base = base_docs(args.data, args.work, args.repo)
         corpora["vocab"] = corpora["shards"] = doc_corpus(size, base, args.work, args.repo)
@@ -301,6 +312,13 @@ def summarize(runs: dict) -> dict:
                     (hi["peak_rss_mb"] - lo["peak_rss_mb"]) / (hi["input_mb"] - lo["input_mb"]), 2
                 )
         out[job] = summary
+    peer = runs.get("wikiextractor", {})
+    for job in ("clean", "clean_dedup"):  # MB of XML per CPU-second, ours / wikiextractor's
+        for size, by_w in runs.get(job, {}).items():
+            ours, theirs = by_w.get("1w", {}), peer.get(size, {}).get("1w", {})
+            if ours.get("ok") and theirs.get("ok"):
+                ratio = ours["xml_mb_per_cpu_s"] / theirs["xml_mb_per_cpu_s"]
+                out[job].setdefault("vs_wikiextractor_per_cpu_s", {})[size] = round(ratio, 2)
     return out
 
 
@@ -347,7 +365,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--jobs",
         default=",".join(JOBS),
-        help="comma list of clean,vocab,shards (and clean_dedup, xml_to_shards)",
+        help="comma list of clean,vocab,shards (and clean_dedup, xml_to_shards, wikiextractor)",
     )
     parser.add_argument("--workers", default="1,2", help="comma list of worker counts (1, 2)")
     parser.add_argument("--data", type=Path, default=_shared_data(), help="../shared/data")
@@ -366,6 +384,8 @@ def main(argv: list[str] | None = None) -> dict:
         corpora = corpora_for(size, jobs, args)
         for job in jobs:
             for workers in (int(w) for w in args.workers.split(",")):
+                if job == "wikiextractor" and workers != 1:
+                    continue  # one process by construction
                 print(f"bench-scale {job} {size}x {workers}w ...", file=sys.stderr, flush=True)
                 result = run_job(job, size, workers, args, corpora)
                 runs.setdefault(job, {}).setdefault(f"{size}x", {})[f"{workers}w"] = result
