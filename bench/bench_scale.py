@@ -46,7 +46,8 @@ JOBS = ("clean", "vocab", "shards")
 # clean_dedup: clean with exact + near dedup on (copies are duplicates); xml_to_shards: clean,
 # then shards on its output, as one measured command (raw XML -> shards, per CPU-second).
 # wikiextractor: the peer, on the same XML files (streamed into one process, --processes 1).
-OPTIONAL_JOBS = ("clean_dedup", "xml_to_shards", "wikiextractor")
+# tokenizers: the vocab job's peer, BertWordPieceTokenizer.train on the vocab corpus as text.
+OPTIONAL_JOBS = ("clean_dedup", "xml_to_shards", "wikiextractor", "tokenizers")
 WORKERS = {1: [], 2: ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
 UNITS = {
     "clean": "xml_mb",
@@ -55,6 +56,7 @@ UNITS = {
     "shards": "tokens",
     "xml_to_shards": "tokens",
     "wikiextractor": "xml_mb",
+    "tokenizers": "text_mb",
 }
 SEED = 0
 _PAGE_ID = re.compile(rb"(<page>.*?<id>)(\d+)(</id>)", re.S)
@@ -175,6 +177,32 @@ def doc_corpus(size: int, base: list[str], work: Path, repo: Path) -> tuple[str,
     return str(out), json.loads(info.read_text())["text_mb"]
 
 
+_PEER_TOKENIZERS = """
+import glob, sys
+from tokenizers import BertWordPieceTokenizer
+tok = BertWordPieceTokenizer(lowercase=True)
+tok.train(sorted(glob.glob(sys.argv[1])), vocab_size=8000, min_frequency=1, show_progress=False)
+"""
+
+
+def text_corpus(docs_dir: str) -> str:
+    """The vocab corpus as text, a sentence per line, one file per shard (the peer trains on
+    files, reading several in parallel); returns their glob."""
+    import pyarrow.ipc as ipc
+
+    out = Path(docs_dir) / "text"
+    if not (out / "done").exists():
+        out.mkdir(exist_ok=True)
+        for shard in sorted(Path(docs_dir).glob("docs-*.arrow")):
+            with ipc.open_file(str(shard)) as reader:
+                table = reader.read_all()
+            with (out / f"{shard.stem}.txt").open("w", encoding="utf-8") as f:
+                for paragraphs in table.column("paragraphs").to_pylist():
+                    f.writelines(s + "\n" for p in paragraphs for s in p)
+        (out / "done").touch()
+    return str(out / "*.txt")
+
+
 def _shift_id(offset: int, m: re.Match) -> bytes:
     return m[1] + str(int(m[2]) + offset).encode() + m[3]
 
@@ -238,7 +266,7 @@ def job_command(job: str, corpus: str, out: Path, tok: str | None) -> list[str]:
 
 def units_of(job: str, out: Path, input_mb: float) -> float:
     """What the job's rate counts: MB of XML (clean), words (vocab), tokens (shards)."""
-    if job.startswith("clean") or job == "wikiextractor":
+    if job.startswith("clean") or job in ("wikiextractor", "tokenizers"):
         return input_mb
     stats = out / "shards" / "stats.json" if job == "xml_to_shards" else out / "stats.json"
     counters = json.loads(stats.read_text())["counters"]
@@ -262,6 +290,9 @@ def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
                     f.write(part.read_bytes())
         cmd = [sys.executable, "-m", "wikiextractor.WikiExtractor", "--processes", "1"]
         cmd += ["--quiet", "-o", str(out), str(one)]
+    elif job == "tokenizers":  # the vocab job's settings (job_command), every core it wants
+        unset = ["-u", "RAYON_NUM_THREADS", "-u", "TOKENIZERS_PARALLELISM"]  # see bench_pack
+        cmd = ["env", *unset, sys.executable, "-c", _PEER_TOKENIZERS, corpus]
     else:
         cmd = [*job_command(job, corpus, out, tok), *beam]
     result = {"input_mb": input_mb, **measure(cmd, args.repo, args.timeout)}
@@ -279,9 +310,11 @@ def corpora_for(size: int, jobs: list[str], args) -> dict:
         xml = xml_corpus(size, args.data, args.work)
         for job in ("clean", "clean_dedup", "xml_to_shards", "wikiextractor"):
             corpora[job] = xml
-    if {"vocab", "shards"} & set(jobs):
+    if {"vocab", "shards", "tokenizers"} & set(jobs):
         base = base_docs(args.data, args.work, args.repo)
         corpora["vocab"] = corpora["shards"] = doc_corpus(size, base, args.work, args.repo)
+    if "tokenizers" in jobs:
+        corpora["tokenizers"] = (text_corpus(corpora["vocab"][0]), corpora["vocab"][1])
     if {"shards", "xml_to_shards"} & set(jobs):
         corpora["tokenizer"] = tokenizer(args.data, args.work, args.repo)
     return corpora
@@ -312,6 +345,12 @@ def summarize(runs: dict) -> dict:
                     (hi["peak_rss_mb"] - lo["peak_rss_mb"]) / (hi["input_mb"] - lo["input_mb"]), 2
                 )
         out[job] = summary
+    for size, by_w in runs.get("vocab", {}).items():  # wall seconds, ours / tokenizers'
+        theirs = runs.get("tokenizers", {}).get(size, {}).get("1w", {})
+        for w, ours in by_w.items():
+            if ours.get("ok") and theirs.get("ok"):
+                ratio = round(ours["seconds"] / theirs["seconds"], 2)
+                out["vocab"].setdefault("vs_tokenizers_seconds", {})[f"{size}_{w}"] = ratio
     peer = runs.get("wikiextractor", {})
     for job in ("clean", "clean_dedup"):  # MB of XML per CPU-second, ours / wikiextractor's
         for size, by_w in runs.get(job, {}).items():
@@ -365,7 +404,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--jobs",
         default=",".join(JOBS),
-        help="comma list of clean,vocab,shards (and clean_dedup, xml_to_shards, wikiextractor)",
+        help="comma list of clean,vocab,shards (and clean_dedup, xml_to_shards, wikiextractor, "
+        "tokenizers)",
     )
     parser.add_argument("--workers", default="1,2", help="comma list of worker counts (1, 2)")
     parser.add_argument("--data", type=Path, default=_shared_data(), help="../shared/data")
@@ -384,7 +424,7 @@ def main(argv: list[str] | None = None) -> dict:
         corpora = corpora_for(size, jobs, args)
         for job in jobs:
             for workers in (int(w) for w in args.workers.split(",")):
-                if job == "wikiextractor" and workers != 1:
+                if job in ("wikiextractor", "tokenizers") and workers != 1:
                     continue  # one process by construction
                 print(f"bench-scale {job} {size}x {workers}w ...", file=sys.stderr, flush=True)
                 result = run_job(job, size, workers, args, corpora)
