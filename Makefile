@@ -42,9 +42,10 @@ bench: setup
 	$(PYTHON) -m bench.run --output bench/results.json
 
 # Peak RSS, seconds and 1 -> 2 worker scaling of clean, vocab and shards on the sample data
-# replicated 1x/4x/16x (SIZES=1,4 JOBS=shards for a subset); merges into bench/results.json.
+# replicated 1x/4x/16x, beside their peers (wikiextractor, tokenizers) and raw XML -> shards
+# (SIZES=1,4 JOBS=shards for a subset); merges into bench/results.json.
 SIZES ?= 1,4,16
-JOBS  ?= clean,vocab,shards
+JOBS  ?= clean,clean_dedup,wikiextractor,xml_to_shards,vocab,tokenizers,shards
 bench-scale: setup
 	$(PYTHON) -m bench.bench_scale --sizes $(SIZES) --jobs $(JOBS) $(if $(DATA),--data $(DATA))
 
