@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import report_plots as plots
+from pipeline.report_html import img, render, table
 from schemas.document import DOCUMENT_SCHEMA
 from schemas.example import EXAMPLE_SCHEMA, NO_PAIR
 from schemas.shards import open_shard_set
@@ -108,19 +109,6 @@ def drops_of(stages: dict[str, dict]) -> dict[str, int]:
     }
 
 
-def _table(rows: list[dict], columns: list[str]) -> str:
-    def cell(v: object) -> str:
-        if isinstance(v, float):
-            return f"{v:.4g}"
-        return html.escape(str(v))
-
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{cell(r.get(c, ''))}</td>" for c in columns) + "</tr>" for r in rows
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
 def _flat_scalars(data: object, prefix: str = "") -> dict[str, object]:
     """Nested JSON -> {"a.b": scalar} (lists of scalars are skipped)."""
     if isinstance(data, dict):
@@ -140,8 +128,8 @@ def corpus_sections(out_dir: str) -> list[tuple[str, str]]:
     sections: list[tuple[str, str]] = []
     ledger_rows = [{"stage": s, **{k: v for k, v in st["ledger"].items() if k != "dropped"}}
                    for s, st in stages.items()]  # fmt: skip
-    sections.append(("Stages", _table(ledger_rows, ["stage", "input", "emitted", "failed",
-                                                    "balanced", "unaccounted"])))  # fmt: skip
+    sections.append(("Stages", table(ledger_rows, ["stage", "input", "emitted", "failed",
+                                                   "balanced", "unaccounted"])))  # fmt: skip
     clean_dirs = sorted(os.path.dirname(p) for p in
                         glob.glob(os.path.join(out_dir, "clean", "*", "manifest.json")))  # fmt: skip
     docs = _docs(clean_dirs)
@@ -151,20 +139,20 @@ def corpus_sections(out_dir: str) -> list[tuple[str, str]]:
         groups = per_group(docs, examples)
         rows = [{"source/lang": k, **v} for k, v in sorted(groups.items())]
         sections.append(("Documents, sentences and tokens per source and language",
-                         _img(plots.per_group_bars(groups, fig("groups.png")))
-                         + _table(rows, ["source/lang", "documents", "sentences", "tokens"])))  # fmt: skip
+                         img(plots.per_group_bars(groups, fig("groups.png")))
+                         + table(rows, ["source/lang", "documents", "sentences", "tokens"])))  # fmt: skip
         lengths: dict[str, list[int]] = defaultdict(list)
         for source, n in zip(
             docs["source"].to_pylist(), docs["num_chars"].to_pylist(), strict=True
         ):
             lengths[source].append(n)
         sections.append(
-            ("Document lengths", _img(plots.doc_lengths(lengths, fig("doc_lengths.png"))))
+            ("Document lengths", img(plots.doc_lengths(lengths, fig("doc_lengths.png"))))
         )
     drops = drops_of(stages)
     drop_rows = [{"stage: reason": k, "records": v} for k, v in sorted(drops.items())]
-    sections.append(("Drop reasons", _img(plots.drop_reasons(drops, fig("drops.png")))
-                     + _table(drop_rows, ["stage: reason", "records"])))  # fmt: skip
+    sections.append(("Drop reasons", img(plots.drop_reasons(drops, fig("drops.png")))
+                     + table(drop_rows, ["stage: reason", "records"])))  # fmt: skip
     if shards:
         sections.insert(0, ("Overview", overview(shards[0], docs)))
         sections += shard_sections(out_dir, shards[0], examples, stages.get("shards") or {})
@@ -173,8 +161,8 @@ def corpus_sections(out_dir: str) -> list[tuple[str, str]]:
         by_lang = (vocab.get("heldout") or {}).get("by_language") or {}
         rows = [{"lang": k, **v} for k, v in sorted(by_lang.items())]
         sections.append(("Vocabulary: held-out UNK rate and fertility per language",
-                         _img(plots.vocab_quality(by_lang, fig("vocab.png")))
-                         + _table(rows, ["lang", "docs", "words", "unk_rate", "fertility"])))  # fmt: skip
+                         img(plots.vocab_quality(by_lang, fig("vocab.png")))
+                         + table(rows, ["lang", "docs", "words", "unk_rate", "fertility"])))  # fmt: skip
     return sections
 
 
@@ -188,7 +176,7 @@ def overview(manifest: dict, docs: pa.Table | None) -> str:
         "max_seq_len": manifest.get("max_seq_len", ""),
         "pair task": manifest.get("pair_task", ""),
     }
-    return _table([row], list(row))
+    return table([row], list(row))
 
 
 def shard_sections(out_dir: str, manifest: dict, examples, stats: dict) -> list[tuple[str, str]]:
@@ -206,11 +194,11 @@ def shard_sections(out_dir: str, manifest: dict, examples, stats: dict) -> list[
         labels["single segment"] = counts[NO_PAIR]
     fig = lambda name: os.path.join(out_dir, name)  # noqa: E731
     return [
-        ("Example lengths", _img(plots.example_lengths(hist, edges, fig("example_lengths.png")))),
-        ("Padding per length bin", _img(plots.padding(per_bin, overall, fig("padding.png")))
-         + _table([{"bin": k, "padding": v} for k, v in per_bin.items()], ["bin", "padding"])),
-        (f"Sentence-pair labels ({task})", _img(plots.pair_labels(labels, fig("pairs.png")))
-         + _table([{"label": k, "examples": v} for k, v in labels.items()], ["label", "examples"])),
+        ("Example lengths", img(plots.example_lengths(hist, edges, fig("example_lengths.png")))),
+        ("Padding per length bin", img(plots.padding(per_bin, overall, fig("padding.png")))
+         + table([{"bin": k, "padding": v} for k, v in per_bin.items()], ["bin", "padding"])),
+        (f"Sentence-pair labels ({task})", img(plots.pair_labels(labels, fig("pairs.png")))
+         + table([{"label": k, "examples": v} for k, v in labels.items()], ["label", "examples"])),
     ]  # fmt: skip
 
 
@@ -223,7 +211,7 @@ def run_sections(run_dir: str, out_dir: str) -> list[tuple[str, str]]:
             records = [json.loads(line) for line in f if line.strip()]
     evals = [r for r in records if r.get("event") == "eval"]
     curves = plots.training(records, evals, os.path.join(out_dir, "training.png"))
-    sections = [("Training", _img(curves) or f"<p>no log lines in {html.escape(log)}</p>")]
+    sections = [("Training", img(curves) or f"<p>no log lines in {html.escape(log)}</p>")]
     found = [os.path.join(run_dir, "eval.json")] + sorted(
         glob.glob(os.path.join(run_dir, "**", "metrics.json"), recursive=True)
         + glob.glob(os.path.join(run_dir, "**", "report.json"), recursive=True)
@@ -233,37 +221,8 @@ def run_sections(run_dir: str, out_dir: str) -> list[tuple[str, str]]:
         if data is not None:
             rows = [{"metric": k, "value": v} for k, v in _flat_scalars(data).items()]
             title = f"Evaluation: {os.path.relpath(path, run_dir)}"
-            sections.append((title, _table(rows, ["metric", "value"])))
+            sections.append((title, table(rows, ["metric", "value"])))
     return sections
-
-
-def _img(name: str | None) -> str:
-    return f'<img src="{html.escape(name)}" alt="{html.escape(name)}">' if name else ""
-
-
-STYLE = (
-    "body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1180px;color:#222}"
-    "table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;"
-    "padding:2px 8px;text-align:right}th{background:#f2f2f2}td:first-child{text-align:left}"
-    "img{max-width:100%;display:block;margin:.5em 0}h2{border-bottom:1px solid #ddd}"
-)
-# Lets a headless browser (tests/test_report_browser.py) see that every figure decoded.
-LOADED_SCRIPT = (
-    "window.addEventListener('load',function(){var i=[].slice.call(document.images);"
-    "document.body.setAttribute('data-images-ok',String(i.every(function(m){"
-    "return m.complete&&m.naturalWidth>0})));document.body.setAttribute("
-    "'data-images',String(i.length))});"
-)
-
-
-def render(title: str, sections: list[tuple[str, str]]) -> str:
-    body = "".join(f"<h2>{html.escape(t)}</h2>{b}" for t, b in sections)
-    return (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-        f'<link rel="icon" href="data:,"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style><script>{LOADED_SCRIPT}</script></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>\n"
-    )
 
 
 def write_report(out_dir: str, run_dir: str | None = None) -> str:

@@ -19,10 +19,10 @@ from trainer.pretrain import (
     TrainConfig,
     main,
     make_optimizer,
-    make_scheduler,
     parse_args,
 )
 from trainer.runtime import EVAL_FILE, LOG_FILE
+from trainer.schedule import make_scheduler
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP_KEYS = {

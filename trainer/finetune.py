@@ -25,19 +25,16 @@ import statistics
 import time
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import partial
-from types import SimpleNamespace
 from typing import Any
 
 from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
 from schemas.run_record import RUN_FIELD
+from trainer.finetune_summary import summarise, summary_line
 from trainer.tasks import TASK_MODULES, TaskConfig
 
 METRICS_FILE = "metrics.json"
 SHARED_DATA_ENV = "BERTCORPUS_SHARED_DATA"
 _SEED_MASK = (1 << 63) - 1
-# Count names of input that was not used: malformed rows, sentences without tags, SQuAD answers
-# that do not match their context, training examples removed for test overlap.
-BAD_INPUT_PREFIXES = ("malformed", "overlap_removed", "sentences_", "answers_")
 
 
 def _opt(default: Any, help: str, **kwargs: Any) -> Any:
@@ -192,7 +189,7 @@ def train_fold(encoder, data, fold, cfg: FinetuneConfig, seed: int, device):
 
     from schemas.hashing import stable_hash
     from trainer.heads import FinetuneModel
-    from trainer.pretrain import make_scheduler
+    from trainer.schedule import linear_warmup_decay
     from trainer.tasks.features import collate, epoch_batches
 
     torch.manual_seed(stable_hash(seed, "finetune", data.task, fold.name) & _SEED_MASK)
@@ -201,8 +198,7 @@ def train_fold(encoder, data, fold, cfg: FinetuneConfig, seed: int, device):
     lengths = [len(f.input_ids) for f in fold.train]
     steps = cfg.epochs * -(-len(lengths) // cfg.batch_size)
     optimizer = make_optimizer(net, cfg)
-    schedule = SimpleNamespace(warmup_steps=round(cfg.warmup_ratio * steps), max_steps=steps)
-    scheduler = make_scheduler(optimizer, schedule)  # type: ignore[arg-type]  # reads the two steps
+    scheduler = linear_warmup_decay(optimizer, round(cfg.warmup_ratio * steps), steps)
     started = time.perf_counter()
     order_seed = stable_hash(seed, data.task, fold.name)
     for epoch in range(cfg.epochs):
@@ -252,59 +248,6 @@ def predict(net, features, cfg: FinetuneConfig, device, pad_id: int) -> list:
                 n = len(features[i].input_ids)
                 out[i] = logits[row] if net.kind == "sequence" else logits[row, :n]
     return out
-
-
-def summarise(cfg: FinetuneConfig, encoder, data, per_seed: list[list[dict]]) -> dict:
-    """Fold metrics -> per-seed values (folds pooled, weighted by test examples) -> mean, std."""
-    weights = [fold.test_examples for fold in data.folds]
-    keys = [k for k in per_seed[0][0] if all(k in m for folds in per_seed for m in folds)]
-
-    def pooled(folds: list[dict], key: str) -> float:
-        return sum(w * m[key] for w, m in zip(weights, folds, strict=True)) / sum(weights)
-
-    seeds = {key: [pooled(folds, key) for folds in per_seed] for key in keys}
-    main = seeds[data.metric]
-    result = {
-        "task": data.task,
-        "metric": data.metric,
-        "mean": statistics.fmean(main),
-        "std": statistics.stdev(main) if len(main) > 1 else 0.0,
-        "per_seed": main,
-        "metrics": {k: _mean_std(v) for k, v in seeds.items()},
-        "model": cfg.model,
-        "random_init": encoder.random,
-        "fresh_parts": encoder.fresh_parts,
-        "train_examples": data.train_examples,
-        "test_examples": data.test_examples,
-        "train_features": sum(len(f.train) for f in data.folds),
-        "counts": data.counts,
-        "files": data.files,
-        "config": asdict(cfg),
-    }
-    if len(data.folds) > 1:
-        result["folds"] = {
-            fold.name: {k: _mean_std([s[f][k] for s in per_seed]) for k in keys}
-            for f, fold in enumerate(data.folds)
-        }
-    return result
-
-
-def _mean_std(values: list[float]) -> dict[str, float]:
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return {"mean": statistics.fmean(values), "std": std}
-
-
-def summary_line(result: dict) -> str:
-    return (
-        f"{result['task']} {result['metric']} {result['mean']:.4f} ± {result['std']:.4f} "
-        f"({len(result['per_seed'])} seeds) model={result['model']} "
-        f"train={result['train_examples']} test={result['test_examples']} "
-        f"removed/bad={_bad(result['counts'])} {result['examples_per_s']:.0f} ex/s"
-    )
-
-
-def _bad(counts: dict[str, int]) -> int:
-    return sum(v for k, v in counts.items() if k.startswith(BAD_INPUT_PREFIXES))
 
 
 def write_json(path: str, payload: dict) -> None:

@@ -14,7 +14,8 @@ reproduces the uninterrupted run's losses exactly. Heavy imports live inside fun
 
 The loop is here; its parts live beside it: trainer/model.py (the network), trainer/data.py
 (batches), trainer/checkpoint.py (save/resume and tokenizer checks), trainer/metrics.py (log
-windows, evaluation) and trainer/runtime.py (DDP ranks, CPU allocator, run log).
+windows, evaluation), trainer/runtime.py (DDP ranks, CPU allocator, run log),
+trainer/schedule.py (the lr schedule) and trainer/pretrain_flags.py (flags from TrainConfig).
 """
 
 from __future__ import annotations
@@ -23,11 +24,9 @@ import argparse
 import gc
 import os
 import time
-from collections.abc import Callable
-from dataclasses import MISSING, asdict, fields
-from typing import Any
+from dataclasses import asdict
 
-from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
+from schemas.cli import run_command, user_errors
 from schemas.run_record import RUN_FIELD
 from trainer.checkpoint import (
     CHECKPOINT_FILE,
@@ -38,57 +37,27 @@ from trainer.checkpoint import (
     shard_tokenizer_dir,
 )
 from trainer.metrics import Window, evaluate
+from trainer.pretrain_flags import config_of, flags_parser
 from trainer.progress import Progress
 from trainer.run_outputs import claim_pretrain, pretrain_identity
 from trainer.runtime import EVAL_FILE, Distributed, RunLog, tune_cpu_allocator
-from trainer.train_config import TrainConfig, float_list, split_list
+from trainer.schedule import make_scheduler
+from trainer.train_config import TrainConfig
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = CommandParser(prog="python -m trainer.pretrain", description=__doc__.split("\n\n")[0])
-    for f in fields(TrainConfig):
-        meta = dict(f.metadata)
-        flag, required = f"--{f.name}", f.default is MISSING
-        kind: Callable[[str], Any]
-        if f.default is False:
-            parser.add_argument(flag, action="store_true", help=meta["help"])
-            continue
-        if f.name in ("shards", "eval_shards"):
-            kind = split_list
-        elif f.name == "adam_betas":
-            kind = float_list
-        else:
-            kind = str if required else type(f.default)
-        if not required:
-            shown = f.default
-            if isinstance(shown, tuple):
-                shown = ",".join(map(str, shown)) or "none"
-            meta["help"] += f" (default: {shown})"
-        parser.add_argument(flag, type=kind, required=required, default=None, **meta)
-    parser.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="start over in an OUTPUT that holds a run with other settings (its log, "
-        "checkpoints, eval.json, hf/ and tensorboard/ are removed first; other files stay)",
-    )
-    add_debug_flag(parser)
-    return parser
+    return flags_parser(__doc__.split("\n\n")[0])
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    return _config(_parser().parse_args(argv))
-
-
-def _config(args: argparse.Namespace) -> TrainConfig:
-    names = {f.name for f in fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in vars(args).items() if k in names and v is not None})
+    return config_of(_parser().parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Train from command-line flags; a user error raises (``run`` makes it one line)."""
     args = _parser().parse_args(argv)
     with user_errors(ValueError):  # TrainConfig's checks of the flag values
-        cfg = _config(args)
+        cfg = config_of(args)
     return train(cfg, overwrite=args.overwrite)
 
 
@@ -316,18 +285,6 @@ def make_optimizer(model, cfg: TrainConfig, device):
         eps=cfg.adam_eps,
         fused=device.type == "cuda",
     )
-
-
-def make_scheduler(optimizer, cfg: TrainConfig):
-    """Linear warmup to cfg.lr over warmup_steps, then linear decay to 0 at max_steps."""
-    import torch
-
-    def factor(step: int) -> float:
-        if step < cfg.warmup_steps:
-            return (step + 1) / cfg.warmup_steps
-        return max(0.0, (cfg.max_steps - step) / max(1, cfg.max_steps - cfg.warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 if __name__ == "__main__":
