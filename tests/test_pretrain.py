@@ -15,6 +15,7 @@ import torch
 from schemas.shards import read_manifest
 from tests.example_fixtures import SPECIAL_TOKEN_IDS, write_example_set
 from trainer.checkpoint import CHECKPOINT_FILE
+from trainer.optim import make_scheduler
 from trainer.pretrain import (
     TrainConfig,
     main,
@@ -22,7 +23,6 @@ from trainer.pretrain import (
     parse_args,
 )
 from trainer.runtime import EVAL_FILE, LOG_FILE
-from trainer.schedule import make_scheduler
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STEP_KEYS = {

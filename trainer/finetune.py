@@ -189,7 +189,7 @@ def train_fold(encoder, data, fold, cfg: FinetuneConfig, seed: int, device):
 
     from schemas.hashing import stable_hash
     from trainer.heads import FinetuneModel
-    from trainer.schedule import linear_warmup_decay
+    from trainer.optim import linear_warmup_decay
     from trainer.tasks.features import collate, epoch_batches
 
     torch.manual_seed(stable_hash(seed, "finetune", data.task, fold.name) & _SEED_MASK)
@@ -220,16 +220,10 @@ def train_fold(encoder, data, fold, cfg: FinetuneConfig, seed: int, device):
 
 
 def make_optimizer(net, cfg: FinetuneConfig):
-    """AdamW (BERT's betas and epsilon), no decay on biases and LayerNorm; the fused kernel on
-    CPU too: 6x faster than the per-tensor loop over a 30k-row embedding."""
-    import torch
+    """AdamW with BERT's betas and epsilon (trainer/optim.py)."""
+    from trainer.optim import adamw
 
-    params = [p for p in net.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.999), eps=1e-6, fused=True)
+    return adamw(net, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.999), eps=1e-6)
 
 
 def predict(net, features, cfg: FinetuneConfig, device, pad_id: int) -> list:

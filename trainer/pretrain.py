@@ -15,7 +15,7 @@ reproduces the uninterrupted run's losses exactly. Heavy imports live inside fun
 The loop is here; its parts live beside it: trainer/model.py (the network), trainer/data.py
 (batches), trainer/checkpoint.py (save/resume and tokenizer checks), trainer/metrics.py (log
 windows, evaluation), trainer/runtime.py (DDP ranks, CPU allocator, run log),
-trainer/schedule.py (the lr schedule) and trainer/pretrain_flags.py (flags from TrainConfig).
+trainer/optim.py (optimizer and lr schedule) and trainer/pretrain_flags.py (flags from TrainConfig).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from trainer.checkpoint import (
     shard_tokenizer_dir,
 )
 from trainer.metrics import Window, evaluate
+from trainer.optim import adamw, make_scheduler
 from trainer.pretrain_flags import config_of, flags_parser
 from trainer.progress import Progress
 from trainer.run_outputs import claim_pretrain, pretrain_identity
 from trainer.runtime import EVAL_FILE, Distributed, RunLog, tune_cpu_allocator
-from trainer.schedule import make_scheduler
 from trainer.train_config import TrainConfig
 
 
@@ -269,22 +269,11 @@ def _endless(data):
         data.set_epoch(data.state_dict()["epoch"] + 1)
 
 
-def make_optimizer(model, cfg: TrainConfig, device):
-    """AdamW; weight decay only on matrices (not biases, LayerNorm, the MLM bias)."""
-    import torch
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    return torch.optim.AdamW(
-        groups,
-        lr=cfg.lr,
-        betas=(cfg.adam_betas[0], cfg.adam_betas[1]),
-        eps=cfg.adam_eps,
-        fused=device.type == "cuda",
-    )
+def make_optimizer(model, cfg: TrainConfig, device=None):
+    """AdamW with cfg's lr, decay, betas and eps (trainer/optim.py). ``device``: unused, kept
+    for callers (the fused kernel runs on CPU and CUDA alike)."""
+    betas = (cfg.adam_betas[0], cfg.adam_betas[1])
+    return adamw(model, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=betas, eps=cfg.adam_eps)
 
 
 if __name__ == "__main__":
