@@ -11,9 +11,15 @@ from __future__ import annotations
 import json
 import os
 
-from schemas.run_record import RUN_FIELD, RunIdentity, claim_local, matching, refusal
+from schemas.run_record import (
+    RUN_FIELD,
+    STATS_FILE,
+    RunIdentity,
+    claim_local,
+    matching,
+    refusal,
+)
 
-STATS_FILE = "stats.json"  # transforms.shared.accounting.STATS_FILE, without importing Beam
 # Everything the Beam jobs write into an output folder (clean, vocab, shards); --overwrite
 # removes only these, so a user's own files in the folder stay.
 JOB_OUTPUTS = (

@@ -25,6 +25,7 @@ from typing import Any
 from schemas.cli import UserError
 
 RUN_FIELD = "run"  # the key of the record in stats.json / log.jsonl's start event
+STATS_FILE = "stats.json"  # every Beam job's counters, ledger and run record
 _SHOWN_DIFFERENCES = 3
 _SHOWN_VALUE_CHARS = 60
 

@@ -23,8 +23,6 @@ from collections import Counter
 
 from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
 
-HF_SUBDIR = "hf"  # where trainer.pretrain --export_hf writes, inside RUN_DIR
-
 
 def export_run(
     run_dir: str,

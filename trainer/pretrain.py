@@ -121,7 +121,8 @@ def train(cfg: TrainConfig, *, overwrite: bool = False) -> dict:
         done = evaluation is not None and evaluation["step"] == run.step
         result["eval"] = evaluation if done else run.evaluate()
     if cfg.export_hf and dist.is_main and run.step == cfg.max_steps:
-        from trainer.export import HF_SUBDIR, export_run
+        from trainer.export import export_run
+        from trainer.run_outputs import HF_SUBDIR
 
         result["export_hf"] = export_run(cfg.output, os.path.join(cfg.output, HF_SUBDIR))
     run.log.close()

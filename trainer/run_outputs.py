@@ -18,16 +18,18 @@ from typing import Any
 from schemas.cli import UserError
 from schemas.run_record import RunIdentity, absolute, claim_folder, local_outputs, read_record
 from schemas.run_record import refusal as refusal_of
+from trainer.progress import TENSORBOARD_DIR
+from trainer.runtime import EVAL_FILE, LOG_FILE
 
-LOG_FILE = "log.jsonl"  # trainer.runtime.LOG_FILE (that module's imports stay out of --help)
+HF_SUBDIR = "hf"  # where trainer.pretrain --export_hf writes, inside RUN_DIR
 PRETRAIN_OUTPUTS = (
     LOG_FILE,
     "checkpoint*.pt",
     "checkpoint*.pt.tmp",
-    "eval.json*",
-    "hf",  # trainer.export.HF_SUBDIR (--export_hf)
-    "hf.tmp",
-    "tensorboard",  # trainer.progress.TENSORBOARD_DIR
+    f"{EVAL_FILE}*",
+    HF_SUBDIR,
+    f"{HF_SUBDIR}.tmp",
+    TENSORBOARD_DIR,
 )
 # Pretraining settings that change neither the model nor the data stream.
 _NOT_PRETRAIN_IDENTITY = (

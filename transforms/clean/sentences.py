@@ -67,15 +67,7 @@ def split_sentences(doc: RawDoc, cfg: SentenceConfig, count: Count) -> Doc | Non
     if not paragraphs:
         count(DROPPED_NO_SENTENCES)
         return None
-    return Doc(
-        doc_id=doc.doc_id,
-        source=doc.source,
-        lang=doc.lang or "und",
-        paragraphs=paragraphs,
-        title=doc.title,
-        source_file=doc.source_file,
-        metadata=dict(doc.metadata),
-    )
+    return doc.to_doc(paragraphs)
 
 
 class _SentencesFn(CleanStepFn):

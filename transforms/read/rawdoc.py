@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from schemas.document import Doc
+
 
 @dataclass(frozen=True)
 class RawDoc:
@@ -18,3 +20,16 @@ class RawDoc:
     lang: str | None = None  # a hint from the source (dump language, TSV column), or None
     source_file: str | None = None
     metadata: dict = field(default_factory=dict)
+
+    def to_doc(self, paragraphs: tuple[tuple[str, ...], ...]) -> Doc:
+        """This document as a ``Doc`` whose paragraphs are ``paragraphs`` (tuples of
+        sentences); an unknown language becomes "und"."""
+        return Doc(
+            doc_id=self.doc_id,
+            source=self.source,
+            lang=self.lang or "und",
+            paragraphs=paragraphs,
+            title=self.title,
+            source_file=self.source_file,
+            metadata=dict(self.metadata),
+        )

@@ -11,13 +11,14 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 
+from schemas.run_record import STATS_FILE
+
 NAMESPACE = "bertcorpus"
 INPUT = "input"
 EMITTED = "emitted"
 FAILED = "failed"
 DROPPED_PREFIX = "dropped_"
 REJECTED_TAG = "rejected"
-STATS_FILE = "stats.json"
 REJECTED_DIR = "rejected"
 
 Count = Callable[..., None]  # count(name: str, n: int = 1)

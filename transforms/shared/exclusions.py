@@ -82,17 +82,10 @@ class KeepDropped:
 
 
 def dropped_row(doc, step: str, reasons: tuple[str, ...], duplicate_of: str | None = None) -> dict:
-    """A RawDoc (paragraphs of text) or Doc -> a DROPPED_DOCUMENT_SCHEMA row."""
-    paragraphs = tuple(p if isinstance(p, tuple) else (p,) for p in doc.paragraphs)
-    row = Doc(
-        doc_id=doc.doc_id,
-        source=doc.source,
-        lang=doc.lang or "und",
-        paragraphs=paragraphs,
-        title=doc.title,
-        source_file=doc.source_file,
-        metadata=dict(doc.metadata),
-    ).to_row()
+    """A RawDoc (each paragraph one "sentence": not split yet) or Doc -> a
+    DROPPED_DOCUMENT_SCHEMA row."""
+    as_doc = doc if isinstance(doc, Doc) else doc.to_doc(tuple((p,) for p in doc.paragraphs))
+    row = as_doc.to_row()
     row[DROP_REASON] = reasons[0]
     row[OTHER_DROP_REASONS] = list(reasons[1:])
     row[DROP_STEP] = step
