@@ -1,8 +1,8 @@
 """One command from raw corpora to training shards: clean -> vocab -> shards -> report.
 
     python -m pipeline.corpus --lang multi --output out/multi [--data_dir DIR] [--download]
-        [--vocab_size 8000] [--max_seq_len 128] [--pair nsp] [--verbose] [--overwrite]
-        [--debug] [-- BEAM_FLAGS...]
+        [--extra_text FILE[,FILE] [--extra_lang en]] [--vocab_size 8000] [--max_seq_len 128]
+        [--pair nsp] [--verbose] [--overwrite] [--debug] [-- BEAM_FLAGS...]
 
 ``--lang`` picks a recipe of inputs under ``--data_dir``: by default the repository's sample
 corpora (``../shared/data``, or ``$BERTCORPUS_SHARED_DATA``) where they exist, else the
@@ -39,6 +39,7 @@ from schemas.cli import (
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOWNLOAD_CACHE = os.path.join("data", "raw")
+EXTRA_TEXT = "extra_text"  # clean/ sub-folder of --extra_text
 
 
 def _default_data_dir() -> str:
@@ -56,7 +57,7 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
     protein = args.lang == "protein"
     plan: list[tuple[str, list[str]]] = []
     clean_dirs = []
-    for item in RECIPES[args.lang]:
+    for item in _inputs(args):
         clean_dir = os.path.join(out, "clean", item.name)
         clean_dirs.append(clean_dir)
         plan.append(
@@ -66,7 +67,9 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
                     "--source",
                     item.source,
                     "--input",
-                    os.path.join(args.data_dir, item.pattern),
+                    item.pattern
+                    if item.name == EXTRA_TEXT
+                    else os.path.join(args.data_dir, item.pattern),
                     "--output",
                     clean_dir,
                     *item.flags,
@@ -117,6 +120,18 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
     return plan
 
 
+def _inputs(args: argparse.Namespace) -> tuple[Input, ...]:
+    """The recipe's inputs, then ``--extra_text`` (one document per line) if given."""
+    if not getattr(args, "extra_text", None):
+        return RECIPES[args.lang]
+    lang = args.extra_lang
+    flags = (
+        "--text_format=lines",
+        *((f"--lang_hint={lang}", f"--lang={lang}") if lang != "auto" else ("--lang=auto",)),
+    )
+    return (*RECIPES[args.lang], Input(EXTRA_TEXT, "text", args.extra_text, flags))
+
+
 def _passed_on(args: argparse.Namespace) -> list[str]:
     """Our flags that every job takes too."""
     return [f"--{name}" for name in ("overwrite", "debug") if getattr(args, name, False)]
@@ -137,6 +152,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--mirror", default=None, help="download from MIRROR/HOST/PATH (pipeline/catalog.py)")
     add("--wiki_parts", type=int, default=1, help="multistream parts per big wiki; 0: all")
     add("--books", default=None, help="Gutenberg ids to download, comma-separated")
+    add("--extra_text", default=None, help="more text files (comma list), one document per "
+        "line, cleaned into clean/extra_text and packed with the recipe (trainer.task_text)")  # fmt: skip
+    add("--extra_lang", default="auto", help="--extra_text's language: CODE (a hint, and only "
+        "it is kept) or auto")  # fmt: skip
     add("--vocab_size", type=int, default=8000)
     add("--vocab_model", default="wordpiece", choices=["wordpiece", "unigram", "bpe"])
     add("--max_seq_len", type=int, default=128)
@@ -160,6 +179,9 @@ def missing_inputs(lang: str, data_dir: str) -> list[Input]:
 
 def ensure_data(args: argparse.Namespace) -> None:
     """Download the recipe's missing inputs into the cache (or with --download), else exit."""
+    for path in (args.extra_text or "").split(","):
+        if path and "://" not in path and not glob.glob(path):
+            raise UserError(f"--extra_text {path}: no such file")
     missing = missing_inputs(args.lang, args.data_dir)
     if not missing:
         return

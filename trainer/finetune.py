@@ -30,10 +30,9 @@ from typing import Any
 from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
 from schemas.run_record import RUN_FIELD
 from trainer.finetune_summary import summarise, summary_line
-from trainer.tasks import TASK_MODULES, TaskConfig
+from trainer.tasks import SHARED_DATA_ENV, TASK_MODULES, TaskConfig, shared_data_dir
 
 METRICS_FILE = "metrics.json"
-SHARED_DATA_ENV = "BERTCORPUS_SHARED_DATA"
 _SEED_MASK = (1 << 63) - 1
 
 
@@ -81,11 +80,10 @@ class FinetuneConfig:
             raise ValueError(f"--max_seq_len must be >= 16, got {self.max_seq_len}")
 
     def task_config(self, max_positions: int) -> TaskConfig:
-        default_dir = os.environ.get(SHARED_DATA_ENV) or os.path.join("..", "shared", "data")
         return TaskConfig(
             train=self.train or None,
             test=self.test or None,
-            data_dir=self.data_dir or default_dir,
+            data_dir=self.data_dir or shared_data_dir(),
             max_seq_len=min(self.max_seq_len, max_positions),
             split_seed=self.split_seed,
             folds=self.folds,

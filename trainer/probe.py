@@ -24,12 +24,7 @@ import json
 import os
 
 from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
-
-SHARED_DATA_ENV = "BERTCORPUS_SHARED_DATA"
-
-
-def _default_data_dir() -> str:
-    return os.environ.get(SHARED_DATA_ENV) or os.path.join("..", "shared", "data")
+from trainer.tasks import shared_data_dir
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -37,7 +32,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     common = CommandParser(add_help=False)
     common.add_argument("--output", required=True, help="folder for NAME.json and NAME.png")
-    common.add_argument("--data_dir", default=_default_data_dir(), help="shared data folder")
+    common.add_argument("--data_dir", default=shared_data_dir(), help="shared data folder")
     common.add_argument("--seed", type=int, default=0, help="probe init, splits, random init")
     common.add_argument("--l2", type=float, default=1e-3, help="probe weight decay")
     common.add_argument("--max_iter", type=int, default=200, help="probe L-BFGS iterations")

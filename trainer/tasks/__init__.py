@@ -31,6 +31,14 @@ TASK_MODULES = {
     "squad": "trainer.tasks.squad",
 }
 
+SHARED_DATA_ENV = "BERTCORPUS_SHARED_DATA"
+
+
+def shared_data_dir() -> str:
+    """Where the standard evaluation files live: $BERTCORPUS_SHARED_DATA, else ../shared/data."""
+    return os.environ.get(SHARED_DATA_ENV) or os.path.join("..", "shared", "data")
+
+
 HeadKind = Literal["sequence", "token", "span"]
 # features -> one logits array per feature ([labels], [L, labels] or [L, 2])
 Predict = Callable[[list[Feature]], list[np.ndarray]]

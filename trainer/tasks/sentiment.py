@@ -129,10 +129,12 @@ def to_features(examples: list[Example], encoder: TextEncoder, max_len: int, cou
     return features
 
 
-def load(cfg: TaskConfig, encoder: TextEncoder) -> TaskData:
+def train_test(
+    cfg: TaskConfig, counts: dict[str, int]
+) -> tuple[list[Example], list[Example], dict[str, str]]:
+    """The training examples (test overlap removed, capped) and the test examples."""
     train_path = cfg.train or default_path(cfg, DEFAULT_TRAIN)
     test_path = cfg.test or default_path(cfg, DEFAULT_TEST)
-    counts: dict[str, int] = {}
     train = read_examples(train_path, "--train", counts)
     test = read_examples(test_path, "--test", counts)
     counts["train_read"], counts["test_read"] = len(train), len(test)
@@ -147,6 +149,17 @@ def load(cfg: TaskConfig, encoder: TextEncoder) -> TaskData:
     )
     if not train or not test:
         raise TaskInputError(f"sst2: {len(train)} training / {len(test)} test examples left")
+    return train, test, {"train": train_path, "test": test_path}
+
+
+def train_texts(cfg: TaskConfig, counts: dict[str, int]) -> list[str]:
+    """The texts fine-tuning trains on, without labels (trainer.task_text)."""
+    return [text for text, _ in train_test(cfg, counts)[0]]
+
+
+def load(cfg: TaskConfig, encoder: TextEncoder) -> TaskData:
+    counts: dict[str, int] = {}
+    train, test, files = train_test(cfg, counts)
     test_features = to_features(test, encoder, cfg.max_seq_len, counts)
     gold = [label for _, label in test]
 
@@ -165,5 +178,5 @@ def load(cfg: TaskConfig, encoder: TextEncoder) -> TaskData:
         len(train),
         len(test),
         counts,
-        {"train": train_path, "test": test_path},
+        files,
     )
