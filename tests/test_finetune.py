@@ -129,6 +129,30 @@ def test_head_starts_as_bert_initialises():
     assert head.weight.std().item() == pytest.approx(0.02, rel=0.05)  # 17 x 128 draws
 
 
+def test_mean_pooling_reads_every_real_token_and_no_padding():
+    from trainer.heads import FinetuneModel
+    from trainer.model import BertConfig, BertForPretraining
+
+    torch.manual_seed(0)
+    net = FinetuneModel(
+        BertForPretraining(BertConfig.preset("tiny", vocab_size=100)), "sequence", 2, 0.0, "mean"
+    ).eval()
+    ids = torch.tensor([[2, 17, 40, 3, 0, 0]])
+    batch = {"input_ids": ids, "token_type_ids": torch.zeros_like(ids),
+             "attention_mask": (ids != 0).long()}  # fmt: skip
+    short = {k: v[:, :4] for k, v in batch.items()}
+    with torch.no_grad():
+        padded, unpadded = net.logits(batch), net.logits(short)
+        hidden = net.encoder.encode(short).mean(1)
+        assert torch.allclose(padded, unpadded, atol=1e-5)  # padding does not move the mean
+        assert torch.allclose(unpadded, net.head(hidden), atol=1e-5)  # no pooler, no [CLS] only
+        cls = FinetuneModel(net.encoder, "sequence", 2, 0.0, "cls").eval()
+        cls.head.load_state_dict(net.head.state_dict())
+        assert not torch.allclose(cls.logits(short), unpadded)
+    with pytest.raises(ValueError, match="unknown pooling"):
+        FinetuneModel(net.encoder, "sequence", 2, 0.0, "max")
+
+
 def test_our_run_folder_is_read_directly(shared_data, bert_tok_dir, tmp_path):  # noqa: F811
     """pipeline.shards -> trainer.pretrain (3 steps) -> fine-tune the run folder as it is."""
     from pipeline import shards

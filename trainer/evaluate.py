@@ -38,6 +38,7 @@ SHARED_FLAGS = (
     "max_seq_len",
     "threads",
     "device",
+    "pooling",
     "data_dir",
     "split_seed",
     "max_train_examples",

@@ -30,7 +30,7 @@ from typing import Any
 from schemas.cli import CommandParser, add_debug_flag, run_command, user_errors
 from schemas.run_record import RUN_FIELD
 from trainer.finetune_summary import summarise, summary_line
-from trainer.tasks import SHARED_DATA_ENV, TASK_MODULES, TaskConfig, shared_data_dir
+from trainer.tasks import POOLINGS, SHARED_DATA_ENV, TASK_MODULES, TaskConfig, shared_data_dir
 
 METRICS_FILE = "metrics.json"
 _SEED_MASK = (1 << 63) - 1
@@ -61,6 +61,12 @@ class FinetuneConfig:
     warmup_ratio: float = _opt(0.1, "fraction of steps with linear warmup, then linear decay")
     weight_decay: float = _opt(0.01, "AdamW weight decay (not on biases and LayerNorm)")
     dropout: float = _opt(0.1, "dropout in the encoder and before the head")
+    pooling: str = _opt(
+        "cls",
+        "sst2/rte: pooled [CLS] (BERT), or the mean of the last layer (for encoders "
+        "pretrained without a pair task: their [CLS] and pooler are untrained)",
+        choices=POOLINGS,
+    )
     grad_clip: float = _opt(1.0, "max global gradient norm; 0 turns clipping off")
     threads: int = _opt(0, "torch intra-op threads; 0 keeps torch's default")
     device: str = _opt("auto", "auto: cuda when available", choices=("auto", "cpu", "cuda"))
@@ -191,7 +197,9 @@ def train_fold(encoder, data, fold, cfg: FinetuneConfig, seed: int, device):
     from trainer.tasks.features import collate, epoch_batches
 
     torch.manual_seed(stable_hash(seed, "finetune", data.task, fold.name) & _SEED_MASK)
-    net = FinetuneModel(encoder.new_model(cfg.dropout), data.head, data.num_labels, cfg.dropout)
+    net = FinetuneModel(
+        encoder.new_model(cfg.dropout), data.head, data.num_labels, cfg.dropout, cfg.pooling
+    )
     net.to(device).train()
     lengths = [len(f.input_ids) for f in fold.train]
     steps = cfg.epochs * -(-len(lengths) // cfg.batch_size)

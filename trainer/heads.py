@@ -1,6 +1,8 @@
 """Task heads on our encoder (``BertForPretraining.encode`` / ``pool``), as in BERT's paper:
 
     sequence  pooled [CLS] -> dropout -> linear        (sst2, rte)
+              or (pooling "mean") the mean of the last layer over the real tokens: for an
+              encoder pretrained without a pair task, whose [CLS] and pooler never learned
     token     token output -> dropout -> linear        (pos, ner)
     span      token output -> linear to (start, end)   (squad; no dropout, as google's run_squad)
 
@@ -17,16 +19,24 @@ from torch import nn
 
 from trainer.masking import IGNORE_INDEX
 from trainer.model import BertForPretraining, Dropout
+from trainer.tasks import POOLINGS
 
 
 class FinetuneModel(nn.Module):
     def __init__(
-        self, encoder: BertForPretraining, kind: str, num_labels: int, dropout: float
+        self,
+        encoder: BertForPretraining,
+        kind: str,
+        num_labels: int,
+        dropout: float,
+        pooling: str = "cls",
     ) -> None:
         super().__init__()
         if kind not in ("sequence", "token", "span"):
             raise ValueError(f"unknown head kind {kind!r}")
-        self.encoder, self.kind = encoder, kind
+        if pooling not in POOLINGS:
+            raise ValueError(f"unknown pooling {pooling!r}; choose from {POOLINGS}")
+        self.encoder, self.kind, self.pooling = encoder, kind, pooling
         hidden = encoder.cfg.hidden_size
         self.dropout = Dropout(dropout)
         self.head = nn.Linear(hidden, 2 if kind == "span" else num_labels)
@@ -35,6 +45,11 @@ class FinetuneModel(nn.Module):
 
     def logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """sequence [B, labels]; token [B, L, labels] (0 where not labelled); span [B, L, 2]."""
+        if self.kind == "sequence" and self.pooling == "mean":
+            real = batch["attention_mask"].unsqueeze(-1).to(torch.float32)  # [B, L, 1]
+            hidden = self.encoder.encode(batch).float()
+            pooled = (hidden * real).sum(1) / real.sum(1).clamp(min=1.0)
+            return self.head(self.dropout(pooled.to(hidden.dtype)))
         if self.kind == "sequence":
             is_cls = torch.zeros_like(batch["attention_mask"], dtype=torch.bool)
             is_cls[:, 0] = True

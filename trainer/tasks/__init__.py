@@ -40,6 +40,7 @@ def shared_data_dir() -> str:
 
 
 HeadKind = Literal["sequence", "token", "span"]
+POOLINGS = ("cls", "mean")  # what a sequence head reads: pooled [CLS], or the tokens' mean
 # features -> one logits array per feature ([labels], [L, labels] or [L, 2])
 Predict = Callable[[list[Feature]], list[np.ndarray]]
 
