@@ -90,12 +90,13 @@ pretrain-demo: setup
 # Every analysis of docs/experiments/ on the demo run (and a multilingual run), into $(EXP).
 EXP      ?= out/experiments
 MULTI_RUN ?= out/multi/demo
-FT_FLAGS ?= --seeds 3 --epochs 3 --lr 5e-4 --threads 2
+FT_FLAGS ?= --seeds 3 --epochs 10 --lr 5e-4 --threads 2
 experiments: pretrain-demo
 	$(PYTHON) -m trainer.probe embryology --run $(DEMO_RUN) --output $(EXP)/embryology \
 		--max_sentences 800 --max_texts 3000
 	$(PYTHON) -m trainer.probe contextual --model $(DEMO_RUN) --output $(EXP)/contextual
-	$(PYTHON) -m trainer.evaluate --model $(DEMO_RUN) --tasks sst2,pos --output $(EXP)/finetune $(FT_FLAGS)
+	$(PYTHON) -m trainer.evaluate --model $(DEMO_RUN) --tasks sst2,pos --output $(EXP)/finetune \
+		$(FT_FLAGS) --pooling mean
 	for p in nsp sop; do \
 		test -f $(DEMO_OUT)/shards_$$p/manifest.json || $(PYTHON) -m pipeline.shards \
 			--input $$(ls -d $(DEMO_OUT)/clean/* | paste -sd, -) --tokenizer $(DEMO_OUT)/tokenizer \
