@@ -57,7 +57,7 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
     protein = args.lang == "protein"
     plan: list[tuple[str, list[str]]] = []
     clean_dirs = []
-    for item in _inputs(args):
+    for item, input_path in _inputs(args):
         clean_dir = os.path.join(out, "clean", item.name)
         clean_dirs.append(clean_dir)
         plan.append(
@@ -67,9 +67,7 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
                     "--source",
                     item.source,
                     "--input",
-                    item.pattern
-                    if item.name == EXTRA_TEXT
-                    else os.path.join(args.data_dir, item.pattern),
+                    input_path,
                     "--output",
                     clean_dir,
                     *item.flags,
@@ -120,16 +118,18 @@ def build_plan(args: argparse.Namespace, beam_flags: list[str]) -> list[tuple[st
     return plan
 
 
-def _inputs(args: argparse.Namespace) -> tuple[Input, ...]:
-    """The recipe's inputs, then ``--extra_text`` (one document per line) if given."""
-    if not getattr(args, "extra_text", None):
-        return RECIPES[args.lang]
-    lang = args.extra_lang
-    flags = (
-        "--text_format=lines",
-        *((f"--lang_hint={lang}", f"--lang={lang}") if lang != "auto" else ("--lang=auto",)),
-    )
-    return (*RECIPES[args.lang], Input(EXTRA_TEXT, "text", args.extra_text, flags))
+def _inputs(args: argparse.Namespace) -> list[tuple[Input, str]]:
+    """(input, its --input value): the recipe's, under --data_dir, then ``--extra_text`` (one
+    document per line) as given."""
+    inputs = [(item, os.path.join(args.data_dir, item.pattern)) for item in RECIPES[args.lang]]
+    if getattr(args, "extra_text", None):
+        lang = args.extra_lang
+        flags = (
+            "--text_format=lines",
+            *((f"--lang_hint={lang}", f"--lang={lang}") if lang != "auto" else ("--lang=auto",)),
+        )
+        inputs.append((Input(EXTRA_TEXT, "text", args.extra_text, flags), args.extra_text))
+    return inputs
 
 
 def _passed_on(args: argparse.Namespace) -> list[str]:

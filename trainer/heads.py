@@ -47,9 +47,9 @@ class FinetuneModel(nn.Module):
         """sequence [B, labels]; token [B, L, labels] (0 where not labelled); span [B, L, 2]."""
         if self.kind == "sequence" and self.pooling == "mean":
             real = batch["attention_mask"].unsqueeze(-1).to(torch.float32)  # [B, L, 1]
-            hidden = self.encoder.encode(batch).float()
+            hidden = self.encoder.encode(batch).float()  # the sum in float32 (bf16 loses it)
             pooled = (hidden * real).sum(1) / real.sum(1).clamp(min=1.0)
-            return self.head(self.dropout(pooled.to(hidden.dtype)))
+            return self.head(self.dropout(pooled))
         if self.kind == "sequence":
             is_cls = torch.zeros_like(batch["attention_mask"], dtype=torch.bool)
             is_cls[:, 0] = True
