@@ -12,10 +12,12 @@ Corpora, built once per size under ``--work`` and reused by later runs:
   vocab, shards  the cleaned documents of every wiki dump and book in the data folder, N copies;
                  copy k has doc ids suffixed ``#k`` and, for k > 0, each document's sentence order
                  shuffled (seeded), so no two copies hold the same sentence pairs.
-Each job runs as its own subprocess on the DirectRunner, with 1 worker (in-memory) and with 2
-(multi_processing). Peak RSS is the job's whole process tree, summed (psutil, every 20 ms);
+Each job runs as its own subprocess on the DirectRunner three ways: the default in-process
+runner ("1w"), and multi_processing with 1 ("1mp") and 2 ("2w") SDK worker processes; a run may
+use one core per worker (RAYON_NUM_THREADS). Peak RSS is the job's whole process tree, summed (psutil, every 20 ms);
 CPU seconds are those of every process in it (RUSAGE_CHILDREN); rates are per CPU-second, so
-they hold up while other work shares the machine; the 1 -> 2 worker scaling is wall-clock.
+they hold up while other work shares the machine; the 1 -> 2 worker scaling (1mp -> 2w, and
+default -> 2w) is wall-clock.
 Results merge into ``bench/results.json`` under "scale" (other keys are kept), and a markdown
 table for README is printed.
 
@@ -45,7 +47,15 @@ JOBS = ("clean", "vocab", "shards")
 # wikiextractor: the peer, on the same XML files (streamed into one process, --processes 1).
 # tokenizers: the vocab job's peer, BertWordPieceTokenizer.train on the vocab corpus as text.
 OPTIONAL_JOBS = ("clean_dedup", "xml_to_shards", "wikiextractor", "tokenizers")
-WORKERS = {1: [], 2: ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]}
+# Runs per job and size: the default runner (in-process, "1w"), and Beam's SDK worker processes
+# (multi_processing) with 1 ("1mp") and 2 ("2w"). Worker scaling is 1mp -> 2w: the same runner
+# with one more worker; 1w -> 2w is what a user of the default runner gains by adding workers.
+MP = "--direct_running_mode=multi_processing"
+WORKERS = {"1w": [], "1mp": [MP, "--direct_num_workers=1"], "2w": [MP, "--direct_num_workers=2"]}
+# Cores a run may use: one per worker. tokenizers' thread pool gets as many (the vocab job's
+# trainer, one step that runs alone after the counts, uses them; per-worker tokenisation in the
+# shards job pins itself to one thread, transforms/pack/tokenize.py).
+CORES = {"1w": 1, "1mp": 1, "2w": 2}
 UNITS = {
     "clean": "xml_mb",
     "clean_dedup": "xml_mb",
@@ -57,9 +67,9 @@ UNITS = {
 }
 
 
-def measure(cmd: list[str], repo: Path, timeout: float) -> dict:
+def measure(cmd: list[str], repo: Path, timeout: float, cores: int = 1) -> dict:
     """Run ``cmd``; wall and CPU seconds and the peak RSS of its process tree, summed."""
-    env = {**os.environ, "PYTHONPATH": str(repo), "RAYON_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(repo), "RAYON_NUM_THREADS": str(cores)}
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(
         cmd, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -115,9 +125,9 @@ def units_of(job: str, out: Path, input_mb: float) -> float:
     return counters[UNITS[job]]
 
 
-def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
+def run_job(job: str, size: int, workers: str, args, corpora: dict) -> dict:
     corpus, input_mb = corpora[job]
-    out = args.work / "out" / f"{job}_{size}x_{workers}w"
+    out = args.work / "out" / f"{job}_{size}x_{workers}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
     tok, beam = corpora.get("tokenizer"), WORKERS[workers]
     if job == "xml_to_shards":  # both jobs in one process tree: CPU and peak RSS of the chain
@@ -137,7 +147,7 @@ def run_job(job: str, size: int, workers: int, args, corpora: dict) -> dict:
         cmd = ["env", *unset, sys.executable, "-c", _PEER_TOKENIZERS, corpus]
     else:
         cmd = [*job_command(job, corpus, out, tok), *beam]
-    result = {"input_mb": input_mb, **measure(cmd, args.repo, args.timeout)}
+    result = {"input_mb": input_mb, **measure(cmd, args.repo, args.timeout, CORES[workers])}
     if result["ok"]:
         units = units_of(job, out, input_mb)
         result[UNITS[job]] = units
@@ -167,15 +177,21 @@ def corpora_for(size: int, jobs: list[str], args) -> dict:
 
 def summarize(runs: dict) -> dict:
     """Per job: peak RSS ratio largest/smallest size and MiB of RSS per MB of input (1 worker),
-    and the 1 -> 2 worker wall-clock speed-up at each size."""
+    and at each size the wall-clock speed-up from 1 to 2 workers (1mp -> 2w) and from the
+    default runner to 2 workers (1w -> 2w)."""
     out: dict = {}
     for job, by_size in runs.items():
         sizes = sorted(by_size, key=lambda s: int(s.rstrip("x")))
-        summary: dict = {"speedup_1_to_2_workers": {}}
+        summary: dict = {"speedup_1_to_2_workers": {}, "speedup_default_to_2_workers": {}}
         for s in sizes:
-            one, two = by_size[s].get("1w", {}), by_size[s].get("2w", {})
-            if one.get("ok") and two.get("ok"):
-                summary["speedup_1_to_2_workers"][s] = round(one["seconds"] / two["seconds"], 2)
+            two = by_size[s].get("2w", {})
+            for base, key in (
+                ("1mp", "speedup_1_to_2_workers"),
+                ("1w", "speedup_default_to_2_workers"),
+            ):
+                one = by_size[s].get(base, {})
+                if one.get("ok") and two.get("ok"):
+                    summary[key][s] = round(one["seconds"] / two["seconds"], 2)
         for w in ("1w", "2w"):
             ok = [s for s in sizes if by_size[s].get(w, {}).get("ok")]
             if len(ok) >= 2:
@@ -205,20 +221,21 @@ def summarize(runs: dict) -> dict:
 
 def markdown(runs: dict) -> str:
     lines = [
-        "| job | size | input MB | peak RSS MB, 1 / 2 workers | seconds, 1 / 2 workers "
-        "| 1 → 2 workers | per CPU-second, 1 worker |",
+        "| job | size | input MB | peak RSS MB, default / 2 workers "
+        "| seconds, default / 1 worker / 2 workers | 1 → 2 workers (default → 2) "
+        "| per CPU-second, default |",
         "|---|---|---|---|---|---|---|",
     ]
     for job in JOBS + OPTIONAL_JOBS:
         for size, by_w in sorted(runs.get(job, {}).items(), key=lambda kv: int(kv[0][:-1])):
-            one, two = by_w.get("1w", {}), by_w.get("2w", {})
+            one, mp1, two = by_w.get("1w", {}), by_w.get("1mp", {}), by_w.get("2w", {})
             rss = " / ".join(str(r.get("peak_rss_mb", "—")) for r in (one, two))
-            secs = " / ".join(str(r.get("seconds", "—")) for r in (one, two))
-            speedup = (
-                f"{one['seconds'] / two['seconds']:.2f}×"
-                if one.get("ok") and two.get("ok")
-                else "—"
+            secs = " / ".join(str(r.get("seconds", "—")) for r in (one, mp1, two))
+            speedup = " ".join(
+                f"{a['seconds'] / two['seconds']:.2f}×" if a.get("ok") and two.get("ok") else "—"
+                for a in (mp1, one)
             )
+            speedup = speedup.replace(" ", " (", 1) + ")" if " " in speedup else speedup
             unit = UNITS[job]
             rate = one.get(f"{unit}_per_cpu_s")
             rate_s = "—" if rate is None else f"{rate:,.0f} {unit}" if rate > 100 else f"{rate} MB"
@@ -249,7 +266,11 @@ def main(argv: list[str] | None = None) -> dict:
         help="comma list of clean,vocab,shards (and clean_dedup, xml_to_shards, wikiextractor, "
         "tokenizers)",
     )
-    parser.add_argument("--workers", default="1,2", help="comma list of worker counts (1, 2)")
+    parser.add_argument(
+        "--workers",
+        default=",".join(WORKERS),
+        help="comma list of 1w (default runner), 1mp (1 SDK worker process), 2w (2 workers)",
+    )
     parser.add_argument("--data", type=Path, default=_shared_data(), help="../shared/data")
     parser.add_argument("--repo", type=Path, default=REPO, help="checkout whose jobs are run")
     parser.add_argument("--work", type=Path, default=REPO / "out" / "bench-scale")
@@ -259,18 +280,21 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     args.work, args.repo = args.work.resolve(), args.repo.resolve()
     jobs = [j for j in args.jobs.split(",") if j]
+    workers = [w for w in args.workers.split(",") if w]
+    if unknown_w := set(workers) - set(WORKERS):
+        parser.error(f"unknown --workers {sorted(unknown_w)}; choose from {list(WORKERS)}")
     if unknown := set(jobs) - set(JOBS) - set(OPTIONAL_JOBS):
         parser.error(f"unknown jobs {sorted(unknown)}; choose from {JOBS + OPTIONAL_JOBS}")
     runs: dict = {}
     for size in (int(s) for s in args.sizes.split(",")):
         corpora = corpora_for(size, jobs, args)
         for job in jobs:
-            for workers in (int(w) for w in args.workers.split(",")):
-                if job in ("wikiextractor", "tokenizers") and workers != 1:
+            for w in workers:
+                if job in ("wikiextractor", "tokenizers") and w != "1w":
                     continue  # one process by construction
-                print(f"bench-scale {job} {size}x {workers}w ...", file=sys.stderr, flush=True)
-                result = run_job(job, size, workers, args, corpora)
-                runs.setdefault(job, {}).setdefault(f"{size}x", {})[f"{workers}w"] = result
+                print(f"bench-scale {job} {size}x {w} ...", file=sys.stderr, flush=True)
+                result = run_job(job, size, w, args, corpora)
+                runs.setdefault(job, {}).setdefault(f"{size}x", {})[w] = result
                 print(json.dumps(result)[:600], file=sys.stderr, flush=True)
     meta = {"machine": {"cores": os.cpu_count()}, "repo": str(args.repo)}
     section = merge_results(args.output, args.key, runs, meta)

@@ -81,6 +81,13 @@ def add_clean_args(parser) -> None:
         help="wiki multistream dumps (index beside the dump): bz2 streams per parallel read",
     )
     parser.add_argument(
+        "--xml_range_mb",
+        type=float,
+        default=4.0,
+        help="--source wiki: an uncompressed .xml dump larger than this is read as equal byte "
+        "ranges of at most this many MiB, in parallel (0: read every file whole)",
+    )
+    parser.add_argument(
         "--zh_variant",
         default=None,
         choices=ZH_VARIANTS,
@@ -148,6 +155,7 @@ def config_from_args(args) -> CleanConfig:
         tsv_columns=tuple(c.strip() for c in args.tsv_columns.split(",")),
         lang_hint=args.lang_hint,
         streams_per_range=args.streams_per_range,
+        xml_range_bytes=round(args.xml_range_mb * (1 << 20)),
         zh_variant=args.zh_variant,
     )
     quality = None

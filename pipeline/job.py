@@ -72,7 +72,8 @@ def new_pipeline(
     quiet_libraries(args.verbose)
     import apache_beam as beam  # after parsing, so --help stays instant
 
-    pipeline = beam.Pipeline(options=beam_options(beam_args))
+    options = beam_options(beam_args)
+    pipeline = beam.Pipeline(runner=local_runner(options), options=options)
     _FLAGS[pipeline] = args
     return args, pipeline
 
@@ -81,6 +82,30 @@ def beam_options(beam_args: list[str]):
     from apache_beam.options.pipeline_options import PipelineOptions
 
     return PipelineOptions(beam_args)
+
+
+def local_runner(options):
+    """The runner when no ``--runner`` is given: Beam's FnApiRunner, in-process or, with
+    ``--direct_running_mode=multi_processing``, with SDK worker processes; None otherwise.
+
+    Beam's default DirectRunner first tries to download and start the Prism runner (a Go
+    binary from GitHub) and falls back to this same FnApiRunner when it cannot, so a job's
+    runner, its worker flags and its memory behaviour would depend on whether the machine is
+    online. Pinning it keeps local runs alike everywhere (and skips the download attempt);
+    ``--runner=PrismRunner`` still picks Prism.
+    """
+    from apache_beam.options.pipeline_options import StandardOptions
+
+    if options.view_as(StandardOptions).runner is not None:
+        return None
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    # As DirectRunner builds it: the options reach the SDK workers through provisioning.
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    info = beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
 
 
 # "schemas.shards.ShardError: shard X: sha256 mismatch ..." in a worker's traceback text.

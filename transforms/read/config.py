@@ -49,6 +49,9 @@ class ReaderConfig:
     max_record_bytes: int | None = 20_000_000  # larger records -> dead letter, "too_large"
     lang_hint: str | None = None  # e.g. "ja" for a jawiki dump; None = detect later
     streams_per_range: int = 100  # wiki multistream dumps: bz2 streams (~100 pages) per task
+    # Uncompressed .xml dumps larger than this are read as equal byte ranges, in parallel
+    # (transforms/read/xml_ranges.py); 0: always whole
+    xml_range_bytes: int = 4 << 20
     # Script variant that wiki -{zh-hans:A; zh-hant:B}- markup shows; None: the first listed
     zh_variant: str | None = None
 
@@ -61,5 +64,7 @@ class ReaderConfig:
             raise ValueError("tsv_columns must name a 'text' column")
         if self.streams_per_range < 1:
             raise ValueError("streams_per_range must be >= 1")
+        if self.xml_range_bytes < 0:
+            raise ValueError("xml_range_bytes must be >= 0")
         if self.zh_variant is not None and self.zh_variant not in ZH_VARIANTS:
             raise ValueError(f"zh_variant must be one of {ZH_VARIANTS}, got {self.zh_variant!r}")

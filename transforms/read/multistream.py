@@ -23,6 +23,7 @@ from transforms.read.rawdoc import RawDoc
 from transforms.read.textlines import FileRejected
 from transforms.read.wiki_split import split_pages
 from transforms.read.wiki_xml import SiteInfo, parse_siteinfo, read_page_event
+from transforms.read.xml_ranges import ChunkStream
 from transforms.shared.accounting import Count, Rejected
 
 DUMP_SUFFIX = "-multistream.xml.bz2"
@@ -108,19 +109,6 @@ def iter_streams(f: BinaryIO, start: int, end: int) -> Iterator[bytes]:
         raise EOFError(f"bz2 stream ends before its end marker at byte {end}")
 
 
-class _Streams:
-    """``read()`` over decompressed streams, one stream per call (what split_pages needs)."""
-
-    def __init__(self, streams: Iterator[bytes]) -> None:
-        self._streams = streams
-
-    def read(self, _size: int = -1) -> bytes:
-        for data in self._streams:
-            if data:
-                return data
-        return b""
-
-
 def _open_raw(path: str):
     import smart_open
 
@@ -168,7 +156,7 @@ def read_range(rng: StreamRange, cfg: ReaderConfig, count: Count) -> Iterator[Ra
     pages = 0
     try:
         with _open_raw(rng.path) as f:
-            stream = cast(BinaryIO, _Streams(iter_streams(f, rng.start, rng.end)))
+            stream = cast(BinaryIO, ChunkStream(iter_streams(f, rng.start, rng.end)))
             for kind, data in split_pages(stream, cfg.max_record_bytes):
                 if kind == "header":  # before the range's first page: whitespace, or the
                     if not data.strip() or b"<mediawiki" in data:  # dump header at offset 0

@@ -128,10 +128,12 @@ class _ReadFileFn(beam.DoFn):
     def process(self, path):
         if isinstance(path, str):
             items = read_file(self.source, path, self.cfg, self.count)
-        else:  # a byte range of a wiki multistream dump
-            from transforms.read.multistream import read_range
+        else:  # a byte range of a wiki dump
+            from transforms.read.multistream import StreamRange, read_range
+            from transforms.read.xml_ranges import read_xml_range
 
-            items = read_range(path, self.cfg, self.count)
+            read = read_range if isinstance(path, StreamRange) else read_xml_range
+            items = read(path, self.cfg, self.count)
         for item in items:
             if isinstance(item, Rejected):
                 yield beam.pvalue.TaggedOutput(REJECTED_TAG, item.to_json())
@@ -139,9 +141,10 @@ class _ReadFileFn(beam.DoFn):
                 yield item
 
 
-class _SplitMultistreamFn(beam.DoFn):
-    """wiki file path -> its multistream byte ranges where an index lies beside it, else the
-    path itself. Runs before the Reshuffle so the ranges spread over workers."""
+class _SplitDumpFn(beam.DoFn):
+    """wiki file path -> its byte ranges (a multistream dump with its index beside it, or a
+    large uncompressed .xml dump), else the path itself. Runs before the Reshuffle so the
+    ranges spread over workers."""
 
     def __init__(self, cfg: ReaderConfig) -> None:
         self.cfg = cfg
@@ -151,8 +154,11 @@ class _SplitMultistreamFn(beam.DoFn):
 
     def process(self, path: str):
         from transforms.read.multistream import expand_multistream
+        from transforms.read.xml_ranges import expand_plain_xml
 
-        ranges = expand_multistream(path, self.cfg.streams_per_range, self.count)
+        ranges: list = expand_multistream(path, self.cfg.streams_per_range, self.count)
+        if not ranges and self.cfg.xml_range_bytes:
+            ranges = expand_plain_xml(path, self.cfg.xml_range_bytes, self.count)
         yield from ranges if ranges else [path]
 
 
@@ -161,8 +167,9 @@ class ReadSource(beam.PTransform):
 
     Counters: input_files, failed_files, failed_ranges (file level, not in the ledger); input,
     read_docs, dropped_<reason>, failed (records; emitted is counted when documents are written).
-    A wiki ``X-multistream.xml.bz2`` with ``X-multistream-index.txt.bz2`` beside it is read as
-    byte ranges spread over workers (transforms/read/multistream.py); other files are read whole.
+    A wiki ``X-multistream.xml.bz2`` with ``X-multistream-index.txt.bz2`` beside it, and an
+    uncompressed wiki ``.xml`` over ``cfg.xml_range_bytes``, are read as byte ranges spread over
+    workers (transforms/read/multistream.py, xml_ranges.py); other files are read whole.
     """
 
     def __init__(self, source: str, input_pattern: str, cfg: ReaderConfig = ReaderConfig()):
@@ -186,8 +193,8 @@ class ReadSource(beam.PTransform):
             | "ExpandRemoteGlobs"
             >> beam.FlatMap(lambda f: expand_input_pattern(f) if _is_remote_glob(f) else [f])
         )
-        if self.source == "wiki":  # multistream dumps with an index split into byte ranges
-            listed = listed | "SplitMultistream" >> beam.ParDo(_SplitMultistreamFn(self.cfg))
+        if self.source == "wiki":  # indexed multistream and large .xml dumps: byte ranges
+            listed = listed | "SplitDumps" >> beam.ParDo(_SplitDumpFn(self.cfg))
         read = (
             listed
             | "SpreadFiles" >> beam.Reshuffle()
