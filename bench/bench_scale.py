@@ -177,8 +177,10 @@ def corpora_for(size: int, jobs: list[str], args) -> dict:
 
 def summarize(runs: dict) -> dict:
     """Per job: peak RSS ratio largest/smallest size and MiB of RSS per MB of input (1 worker),
-    and at each size the wall-clock speed-up from 1 to 2 workers (1mp -> 2w) and from the
-    default runner to 2 workers (1w -> 2w)."""
+    at each size the wall-clock speed-up from 1 to 2 workers (1mp -> 2w) and from the default
+    runner to 2 workers (1w -> 2w), and the marginal speed-up between the two largest sizes:
+    the ratio of the seconds each added copy of the corpus costs, which leaves out the fixed
+    start-up (interpreter, Beam import, graph, worker processes) that a run of any size pays."""
     out: dict = {}
     for job, by_size in runs.items():
         sizes = sorted(by_size, key=lambda s: int(s.rstrip("x")))
@@ -192,6 +194,8 @@ def summarize(runs: dict) -> dict:
                 one = by_size[s].get(base, {})
                 if one.get("ok") and two.get("ok"):
                     summary[key][s] = round(one["seconds"] / two["seconds"], 2)
+        if marginal := _marginal_speedup(by_size, sizes):
+            summary["marginal_speedup_1_to_2_workers"] = marginal
         for w in ("1w", "2w"):
             ok = [s for s in sizes if by_size[s].get(w, {}).get("ok")]
             if len(ok) >= 2:
@@ -217,6 +221,18 @@ def summarize(runs: dict) -> dict:
                 ratio = ours["xml_mb_per_cpu_s"] / theirs["xml_mb_per_cpu_s"]
                 out[job].setdefault("vs_wikiextractor_per_cpu_s", {})[size] = round(ratio, 2)
     return out
+
+
+def _marginal_speedup(by_size: dict, sizes: list[str]) -> dict:
+    """{"A..B": (T_1mp(B) - T_1mp(A)) / (T_2w(B) - T_2w(A))} for the two largest sizes A < B
+    with both runs, or {}."""
+    ok = [s for s in sizes if all(by_size[s].get(w, {}).get("ok") for w in ("1mp", "2w"))]
+    if len(ok) < 2:
+        return {}
+    a, b = by_size[ok[-2]], by_size[ok[-1]]
+    d1 = b["1mp"]["seconds"] - a["1mp"]["seconds"]
+    d2 = b["2w"]["seconds"] - a["2w"]["seconds"]
+    return {f"{ok[-2]}..{ok[-1]}": round(d1 / d2, 2)} if d1 > 0 and d2 > 0 else {}
 
 
 def markdown(runs: dict) -> str:

@@ -82,11 +82,12 @@ def _open_raw(path: str):
     return smart_open.open(path, "rb", compression="disable")
 
 
-def next_page_start(f: BinaryIO, pos: int) -> int | None:
-    """Offset of the first ``<page>`` starting at or after ``pos``; None if there is none."""
+def next_page_start(f: BinaryIO, pos: int, limit: int | None = None) -> int | None:
+    """Offset of the first ``<page>`` starting at or after ``pos`` (and before ``pos +
+    limit``, when given); None if there is none."""
     f.seek(pos)
-    carry = b""
-    while chunk := f.read(_CHUNK):
+    carry, stop = b"", None if limit is None else pos + limit
+    while (stop is None or pos < stop) and (chunk := f.read(_CHUNK)):
         buf = carry + chunk
         i = buf.find(_OPEN)
         if i >= 0:
@@ -135,16 +136,16 @@ def read_xml_header(path: str) -> tuple[SiteInfo, int] | None:
     (a UTF-16 dump is transcoded while read whole), or no ``<page>`` within the header cap."""
     with _open_raw(path) as f:
         size = f.seek(0, 2)
+        cut = next_page_start(f, 0, limit=_HEADER_CAP)
+        if cut is None:
+            return None
         f.seek(0)
-        head = f.read(min(size, _HEADER_CAP))
+        head = f.read(cut)
     if head.startswith(codecs.BOM_UTF8):
         head = head[len(codecs.BOM_UTF8) :]
     if b"\x00" in head[:4096]:
         return None
-    cut = head.find(_OPEN)
-    if cut < 0:
-        return None
-    return parse_siteinfo(head[:cut]), size
+    return parse_siteinfo(head), size
 
 
 def expand_plain_xml(path: str, max_bytes: int, count: Count) -> list[XmlRange]:
