@@ -112,3 +112,18 @@ def test_every_job_builds_a_dataflow_graph(shared_data, tmp_path):
          *DATAFLOW_DRY_RUN]
     ) == {"dry_run": True}  # fmt: skip
     assert not any(Path(tmp_path).glob("**/stats.json"))  # a dry run writes nothing
+
+
+def test_local_runs_pin_the_fn_api_runner():
+    """No --runner: the FnApiRunner, with the job's options provisioned to its workers (Beam's
+    DirectRunner would first try to download Prism); any --runner is left to Beam."""
+    from apache_beam.runners.portability.fn_api_runner.fn_runner import FnApiRunner
+
+    from pipeline.job import beam_options, local_runner
+
+    runner = local_runner(beam_options(["--direct_num_workers=2"]))
+    assert isinstance(runner, FnApiRunner)
+    provisioned = runner._provision_info.provision_info.pipeline_options
+    assert provisioned["beam:option:direct_num_workers:v1"] == "2"
+    for flag in ("--runner=DirectRunner", "--runner=PrismRunner", *DATAFLOW_DRY_RUN[:1]):
+        assert local_runner(beam_options([flag])) is None
