@@ -73,18 +73,38 @@ def build(p, inputs: list[str], output: str, cfg) -> None:
     from transforms.vocab.selection import SelectTrainingWords
     from transforms.vocab.train import train_from_selection
 
+    spill = FileSystems.join(output, SPILL_DIR)
     routed = p | "Read" >> ReadShardSet(inputs, schema=DOCUMENT_SCHEMA) | "Route" >> RouteDocs(cfg)
     trained = (
         routed["train"]
-        | "CountWords" >> CountWords(cfg, temp_dir=FileSystems.join(output, SPILL_DIR))
+        | "CountWords" >> CountWords(cfg, temp_dir=FileSystems.join(spill, "counts"))
         | "SelectWords" >> SelectTrainingWords(cfg)
         | "Train" >> beam.Map(train_from_selection, cfg)
     )
-    heldout = routed[HOLDOUT_TAG] | "Evaluate" >> EvaluateHoldout(trained)
-    _ = trained | "WriteTokenizerDir" >> beam.Map(
-        write_tokenizer_dir, beam.pvalue.AsSingleton(heldout), output, cfg
+    holdout_spill = FileSystems.join(spill, "holdout")
+    heldout = routed[HOLDOUT_TAG] | "Evaluate" >> EvaluateHoldout(trained, holdout_spill)
+    _ = (
+        trained
+        | "WriteTokenizerDir"
+        >> beam.Map(write_tokenizer_dir, beam.pvalue.AsSingleton(heldout), output, cfg)
+        | "DeleteSpill" >> beam.Map(remove_spill, holdout_spill, spill)
     )
     _ = routed[REJECTED_TAG] | "WriteRejected" >> WriteRejected(output)
+
+
+def remove_spill(_: object, holdout_spill: str, spill: str) -> None:
+    """After the tokenizer folder is written: the held-out spill files, then the spill folder
+    itself where it is a local, now empty, directory (CountWords removes its own files)."""
+    import os
+
+    from transforms.shared.spill import delete_temp_dir
+
+    delete_temp_dir(None, holdout_spill)
+    if "://" not in spill:
+        try:
+            os.rmdir(spill)
+        except OSError:  # not empty (the counts' removal still running) or already gone
+            pass
 
 
 def run(argv: list[str] | None = None) -> dict:

@@ -87,6 +87,18 @@ def test_run_ledger_and_counters(multilingual):
         assert json.load(f)["counters"] == counters
 
 
+def test_heldout_docs_all_evaluated_and_spill_removed(multilingual):
+    """The held-out docs wait for the tokenizer in spill files: every one is evaluated, once,
+    and no spill folder is left in the output."""
+    held = [
+        d for d in multilingual["docs"] if is_holdout(d.doc_id, VocabConfig(holdout_fraction=0.1))
+    ]
+    with open(os.path.join(multilingual["out"], "vocab_report.json")) as f:
+        overall = json.load(f)["heldout"]["overall"]
+    assert overall["docs"] == len(held) > 10
+    assert sorted(os.listdir(multilingual["out"])) == sorted([*TOK_FILES, "stats.json", "rejected"])
+
+
 def test_report_unk_rates_per_language(multilingual, shared_data):
     with open(os.path.join(multilingual["out"], "vocab_report.json")) as f:
         report = json.load(f)

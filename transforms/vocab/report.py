@@ -1,6 +1,8 @@
 """Held-out evaluation of a trained tokenizer: UNK rate and fertility per language and source.
 
-held-out doc rows -> ((lang, source), (docs, words, subwords, unk_tokens, unk_words))
+held-out doc rows -> spill files, by partition (they wait there, not in memory, until the
+tokenizer is trained) -> per partition ((lang, source), (docs, words, subwords, unk_tokens,
+unk_words, ...))
                   -> summed per key -> vocab_report.json "heldout" section
 """
 
@@ -10,7 +12,9 @@ from collections.abc import Container, Iterable, Mapping
 
 import apache_beam as beam
 
+from schemas.hashing import bucket_of
 from schemas.special_tokens import UNK
+from transforms.shared.spill import GroupThroughFiles, Segment, read_partition
 from transforms.vocab.counting import doc_sentences
 from transforms.vocab.tokenizer_dir import MAX_INPUT_CHARS_PER_WORD
 
@@ -93,13 +97,21 @@ def heldout_report(per_key: Iterable[tuple[tuple[str, str], tuple[int, ...]]]) -
     return report
 
 
+HOLDOUT_PARTITIONS = 16  # evaluation tasks: enough to spread over workers
+
+
+def _keyed(row: Mapping, partitions: int) -> tuple[int, tuple[str, Mapping]]:
+    return bucket_of(row["doc_id"], partitions, seed="vocab-eval"), (row["doc_id"], row)
+
+
 class _EvaluateFn(beam.DoFn):
-    """Tokenizer JSON arrives as a side input; it is parsed once per worker, not per doc."""
+    """(partition, spill segments) -> EVAL_FIELDS sums per (lang, source) of its docs. The
+    tokenizer JSON arrives as a side input; it is parsed once per worker, not per doc."""
 
     def setup(self) -> None:
         self._json: str | None = None
 
-    def process(self, row: Mapping, trained: Mapping):
+    def process(self, item: tuple[int, Iterable[Segment]], trained: Mapping):
         if trained["tokenizer_json"] is not self._json:
             from tokenizers import Tokenizer
 
@@ -110,23 +122,34 @@ class _EvaluateFn(beam.DoFn):
             self._unk_id: int = unk_id
             self._chars = frozenset(trained["training_chars"])
             self._json = trained["tokenizer_json"]
-        counts = evaluate_doc(row, self._tokenizer, self._unk_id, self._chars)
-        yield (row["lang"], row["source"]), counts
+        sums: dict[tuple[str, str], list[tuple[int, ...]]] = {}
+        for _, row in read_partition(item[1]):
+            counts = evaluate_doc(row, self._tokenizer, self._unk_id, self._chars)
+            sums.setdefault((row["lang"], row["source"]), []).append(counts)
+        for key, tuples in sorted(sums.items()):
+            yield key, sum_tuples(tuples)
 
 
 class EvaluateHoldout(beam.PTransform):
     """Held-out doc rows -> one element: the heldout report dict (see ``heldout_report``).
 
-    ``trained`` is the one-element PCollection of ``TrainTokenizer``.
+    ``trained`` is the one-element PCollection of ``TrainTokenizer``. The rows go to spill
+    files under ``temp_dir`` as they arrive (transforms/shared/spill.py): a step with a side
+    input waits for it, and the local runner would hold everything it waits with in memory,
+    i.e. the whole held-out sample, a fixed share of the corpus. The caller deletes
+    ``temp_dir`` after the report is used.
     """
 
-    def __init__(self, trained) -> None:
+    def __init__(self, trained, temp_dir: str) -> None:
         super().__init__()
         self.trained = trained
+        self.temp_dir = temp_dir
 
     def expand(self, rows):
         return (
             rows
+            | "Partition" >> beam.Map(_keyed, HOLDOUT_PARTITIONS)
+            | "Spill" >> GroupThroughFiles(self.temp_dir)
             | "Tokenize" >> beam.ParDo(_EvaluateFn(), beam.pvalue.AsSingleton(self.trained))
             | "SumPerLangSource" >> beam.CombinePerKey(sum_tuples)
             | "All" >> beam.combiners.ToList()
