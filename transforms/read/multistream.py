@@ -18,17 +18,16 @@ from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from transforms.read.config import ReaderConfig
-from transforms.read.files import INPUT_FILES, read_errors, read_failure
+from transforms.read.files import INPUT_FILES
 from transforms.read.rawdoc import RawDoc
 from transforms.read.textlines import FileRejected
 from transforms.read.wiki_split import split_pages
-from transforms.read.wiki_xml import SiteInfo, parse_siteinfo, read_page_event
+from transforms.read.wiki_xml import FAILED_RANGES, SiteInfo, parse_siteinfo, read_range_pages
 from transforms.read.xml_ranges import ChunkStream
 from transforms.shared.accounting import Count, Rejected
 
 DUMP_SUFFIX = "-multistream.xml.bz2"
 INDEX_SUFFIX = "-multistream-index.txt.bz2"
-FAILED_RANGES = "failed_ranges"  # range-level dead letters; like failed_files, not in the ledger
 _CHUNK = 1 << 20
 _HEADER_CAP = 1 << 26  # decompressed bytes of the first stream searched for <siteinfo>
 
@@ -153,31 +152,24 @@ def read_range(rng: StreamRange, cfg: ReaderConfig, count: Count) -> Iterator[Ra
     """One range -> RawDocs and record dead letters exactly as read_wiki_dump gives for its
     pages; a range that cannot be read on becomes one dead letter naming the byte range
     (counter failed_ranges), and the pages read before are kept."""
-    pages = 0
-    try:
-        with _open_raw(rng.path) as f:
-            stream = cast(BinaryIO, ChunkStream(iter_streams(f, rng.start, rng.end)))
-            for kind, data in split_pages(stream, cfg.max_record_bytes):
-                if kind == "header":  # before the range's first page: whitespace, or the
-                    if not data.strip() or b"<mediawiki" in data:  # dump header at offset 0
-                        continue
-                    kind = "stray"
-                elif kind == "no_end":
-                    if rng.last:
-                        raise FileRejected("truncated_file", "no </mediawiki> in the last range")
+    return read_range_pages(rng, _page_events(rng, cfg), cfg=cfg, count=count)
+
+
+def _page_events(rng: StreamRange, cfg: ReaderConfig) -> Iterator[tuple[str, bytes]]:
+    with _open_raw(rng.path) as f:
+        stream = cast(BinaryIO, ChunkStream(iter_streams(f, rng.start, rng.end)))
+        for kind, data in split_pages(stream, cfg.max_record_bytes):
+            if kind == "header":  # before the range's first page: whitespace, or the
+                if not data.strip() or b"<mediawiki" in data:  # dump header at offset 0
                     continue
-                elif kind == "truncated":
-                    raise FileRejected("truncated_range", "range ends inside a page")
-                pages += 1
-                yield from read_page_event(
-                    kind, data, rng.site, source_file=rng.path, cfg=cfg, count=count
-                )
-        return
-    except read_errors() as e:
-        reason, detail = read_failure(e)
-    count(FAILED_RANGES)
-    detail = f"{rng.record_id}: {detail} ({pages} pages read before)"
-    yield Rejected(rng.path, rng.record_id, reason, detail)
+                kind = "stray"
+            elif kind == "no_end":
+                if rng.last:
+                    raise FileRejected("truncated_file", "no </mediawiki> in the last range")
+                continue
+            elif kind == "truncated":
+                raise FileRejected("truncated_range", "range ends inside a page")
+            yield kind, data
 
 
 __all__ = [

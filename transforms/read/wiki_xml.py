@@ -13,7 +13,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from transforms.read.config import ReaderConfig
 from transforms.read.rawdoc import RawDoc
@@ -33,6 +33,7 @@ from transforms.shared.accounting import DROPPED_EMPTY, INPUT, Count, Rejected, 
 DROPPED_REDIRECT = dropped("redirect")
 DROPPED_NAMESPACE = dropped("namespace")
 MALFORMED_XML = "malformed_xml"
+FAILED_RANGES = "failed_ranges"  # range-level dead letters; like failed_files, not in the ledger
 
 _DROP_NS_KEYS = ("-2", "6", "14")  # Media, File, Category: links to them are not prose
 _NAMESPACE = re.compile(rb'<namespace\s+key="(-?\d+)"[^>]*>([^<]*)</namespace>')
@@ -141,6 +142,48 @@ def read_page_event(
         detail = "no </page> before the next <page>" if kind == "unclosed" else "outside <page>"
         rid = _record_id(data, site, stem)
         yield reject(count, source_file, rid, MALFORMED_XML, detail, data[:500])
+
+
+class PageRange(Protocol):
+    """A byte range of a dump read on its own (multistream.StreamRange, xml_ranges.XmlRange)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def site(self) -> SiteInfo: ...
+
+    @property
+    def record_id(self) -> str: ...
+
+
+def read_range_pages(
+    rng: PageRange,
+    events: Iterator[tuple[str, bytes]],
+    *,
+    cfg: ReaderConfig,
+    count: Count,
+) -> Iterator[RawDoc | Rejected]:
+    """A range's page events (``split_pages`` kinds, what lies outside its pages already
+    dealt with by ``events``) -> RawDocs and record dead letters exactly as read_wiki_dump
+    gives for those pages. A range that cannot be read on (``events`` raises one of
+    read_errors) becomes one dead letter naming the byte range (counter failed_ranges), and
+    the pages read before are kept."""
+    from transforms.read.files import read_errors, read_failure
+
+    pages = 0
+    try:
+        for kind, data in events:
+            pages += 1
+            yield from read_page_event(
+                kind, data, rng.site, source_file=rng.path, cfg=cfg, count=count
+            )
+        return
+    except read_errors() as e:
+        reason, detail = read_failure(e)
+    count(FAILED_RANGES)
+    detail = f"{rng.record_id}: {detail} ({pages} pages read before)"
+    yield Rejected(rng.path, rng.record_id, reason, detail)
 
 
 # Once per file, not once per page (the range reader calls read_page_event page by page).

@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from typing import BinaryIO, cast
 
 from transforms.read.config import ReaderConfig
-from transforms.read.files import INPUT_FILES, read_errors, read_failure
+from transforms.read.files import INPUT_FILES
 from transforms.read.rawdoc import RawDoc
 from transforms.read.textlines import FileRejected
 from transforms.read.wiki_split import split_pages
-from transforms.read.wiki_xml import SiteInfo, parse_siteinfo, read_page_event
+from transforms.read.wiki_xml import FAILED_RANGES, SiteInfo, parse_siteinfo, read_range_pages
 from transforms.shared.accounting import Count, Rejected
 
 PLAIN_SUFFIX = ".xml"
-FAILED_RANGES = "failed_ranges"  # as multistream's: range-level dead letters, not in the ledger
 _OPEN = b"<page>"
 _CHUNK = 1 << 20
 _HEADER_CAP = 1 << 26  # bytes searched for the first <page> when the header is read
@@ -173,32 +172,25 @@ def read_xml_range(rng: XmlRange, cfg: ReaderConfig, count: Count) -> Iterator[R
     """One range -> RawDocs and record dead letters exactly as read_wiki_dump gives for its
     pages; a range that cannot be read on becomes one dead letter naming the byte range
     (counter failed_ranges), and the pages read before are kept."""
-    pages = 0
-    try:
-        with _open_raw(rng.path) as f:
-            span = PageSpan(f, rng.start, rng.end)
-            stream = cast(BinaryIO, ChunkStream(iter(span)))
-            for kind, data in split_pages(stream, cfg.max_record_bytes):
-                if kind == "header":  # the dump header (first range), else nothing
-                    continue
-                if kind == "no_end":
-                    if span.reached_eof:
-                        raise FileRejected("truncated_file", "no </mediawiki> at the end")
-                    continue
-                if kind == "truncated":
-                    if span.reached_eof:
-                        raise FileRejected("truncated_file", "the file ends inside a page")
-                    kind = "unclosed"  # the span stopped at the next <page>: as a whole read
-                pages += 1
-                yield from read_page_event(
-                    kind, data, rng.site, source_file=rng.path, cfg=cfg, count=count
-                )
-        return
-    except read_errors() as e:
-        reason, detail = read_failure(e)
-    count(FAILED_RANGES)
-    detail = f"{rng.record_id}: {detail} ({pages} pages read before)"
-    yield Rejected(rng.path, rng.record_id, reason, detail)
+    return read_range_pages(rng, _page_events(rng, cfg), cfg=cfg, count=count)
+
+
+def _page_events(rng: XmlRange, cfg: ReaderConfig) -> Iterator[tuple[str, bytes]]:
+    with _open_raw(rng.path) as f:
+        span = PageSpan(f, rng.start, rng.end)
+        stream = cast(BinaryIO, ChunkStream(iter(span)))
+        for kind, data in split_pages(stream, cfg.max_record_bytes):
+            if kind == "header":  # the dump header (first range), else nothing
+                continue
+            if kind == "no_end":
+                if span.reached_eof:
+                    raise FileRejected("truncated_file", "no </mediawiki> at the end")
+                continue
+            if kind == "truncated":
+                if span.reached_eof:
+                    raise FileRejected("truncated_file", "the file ends inside a page")
+                kind = "unclosed"  # the span stopped at the next <page>: as a whole read
+            yield kind, data
 
 
 __all__ = [
