@@ -247,11 +247,11 @@ def markdown(runs: dict) -> str:
             one, mp1, two = by_w.get("1w", {}), by_w.get("1mp", {}), by_w.get("2w", {})
             rss = " / ".join(str(r.get("peak_rss_mb", "—")) for r in (one, two))
             secs = " / ".join(str(r.get("seconds", "—")) for r in (one, mp1, two))
-            speedup = " ".join(
+            same, default = (
                 f"{a['seconds'] / two['seconds']:.2f}×" if a.get("ok") and two.get("ok") else "—"
                 for a in (mp1, one)
             )
-            speedup = speedup.replace(" ", " (", 1) + ")" if " " in speedup else speedup
+            speedup = f"{same} ({default})"
             unit = UNITS[job]
             rate = one.get(f"{unit}_per_cpu_s")
             rate_s = "—" if rate is None else f"{rate:,.0f} {unit}" if rate > 100 else f"{rate} MB"
