@@ -95,6 +95,7 @@ experiments: pretrain-demo
 	$(PYTHON) -m trainer.probe embryology --run $(DEMO_RUN) --output $(EXP)/embryology \
 		--max_sentences 800 --max_texts 3000
 	$(PYTHON) -m trainer.probe contextual --model $(DEMO_RUN) --output $(EXP)/contextual
+	$(PYTHON) -m trainer.probe polarity --model $(DEMO_RUN) --output $(EXP)/polarity
 	$(PYTHON) -m trainer.evaluate --model $(DEMO_RUN) --tasks sst2,pos --output $(EXP)/finetune \
 		$(FT_FLAGS) --pooling mean
 	for p in nsp sop; do \

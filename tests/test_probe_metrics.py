@@ -1,5 +1,6 @@
 """trainer.analysis metrics on hand-made inputs: sense separation, cosine matrices, parallel
-retrieval with and without the mean shift, PCA, the linear probe, UDHR alignment, word spans."""
+retrieval with and without the mean shift, PCA, the linear probe, UDHR alignment, word spans,
+synonym/antonym polarity."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from trainer.analysis.multilingual import (
     udhr_articles,
     udhr_paragraphs,
 )
+from trainer.analysis.polarity import polarity_scores, read_triples
 
 
 def test_separation_score_is_exact_on_hand_made_vectors():
@@ -120,3 +122,29 @@ def test_sense_list_holds_each_word_once_per_context():
     assert len(senses) >= 8 and set(senses["apple"]) == {"fruit", "company"}
     assert all(len(s) == 2 for s in senses.values())
     assert target_positions("Apple sells apples.", "apple") == [0]
+
+
+def test_polarity_scores_are_exact_on_hand_made_vectors():
+    # good ~ great: cos 1; good ~ bad: cos 0.6. happy ~ glad: cos 0; happy ~ sad: cos 0.8.
+    vectors = {
+        "good": np.array([1.0, 0.0]),
+        "great": np.array([3.0, 0.0]),
+        "bad": np.array([0.6, 0.8]),
+        "happy": np.array([0.0, 1.0]),
+        "glad": np.array([2.0, 0.0]),
+        "sad": np.array([0.6, 0.8]),
+    }
+    scores = polarity_scores(vectors, [("good", "great", "bad"), ("happy", "glad", "sad")])
+    assert scores["synonym"] == pytest.approx(0.5) and scores["antonym"] == pytest.approx(0.7)
+    assert scores["margin"] == pytest.approx(-0.2)
+    assert scores["synonym_closer"] == 0.5  # good's synonym is nearer, happy's is not
+    assert [r["word"] for r in scores["triples"]] == ["good", "happy"]
+
+
+def test_shipped_polarity_triples_are_well_formed(tmp_path):
+    triples, templates = read_triples()
+    assert len(triples) >= 20 and all(t.count("{}") == 1 for t in templates)
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"templates": ["it was {} ."], "triples": [["good", "bad"]]}')
+    with pytest.raises(ValueError, match="three single words"):
+        read_triples(str(bad))

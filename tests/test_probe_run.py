@@ -151,3 +151,17 @@ def test_multilingual_writes_language_analysis(hf_dir, shared_data, tmp_path):
     )
     assert (tmp_path / "multilingual.json").exists()
     assert (tmp_path / "multilingual.png").stat().st_size > 10_000
+
+
+def test_polarity_writes_margins_per_layer_and_neighbours(hf_dir, tmp_path):
+    result = probe_main(["polarity", "--model", hf_dir, "--output", str(tmp_path), *QUICK_PROBE])
+    for name in ("model", "random_init"):
+        layers = result[name]["layers"]
+        assert list(layers) == ["static", "0", "1", "2"]
+        for scores in layers.values():
+            assert scores["margin"] == pytest.approx(scores["synonym"] - scores["antonym"])
+            assert len(scores["triples"]) == 20 and 0.0 <= scores["synonym_closer"] <= 1.0
+    neighbours = result["model"]["neighbours"]
+    assert len(neighbours["good"]) == 8 and "good" not in neighbours["good"]
+    saved = json.loads((tmp_path / "polarity.json").read_text(encoding="utf-8"))
+    assert saved["templates"] and (tmp_path / "polarity.png").stat().st_size > 10_000

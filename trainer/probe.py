@@ -3,12 +3,15 @@
     python -m trainer.probe embryology --run RUN_DIR --output DIR [--steps 0,500,...]
     python -m trainer.probe contextual --model MODEL --output DIR [--senses FILE]
     python -m trainer.probe multilingual --model MODEL --output DIR [--langs eng,fra,...]
+    python -m trainer.probe polarity --model MODEL --output DIR [--triples FILE]
 
 embryology probes every kept checkpoint of a run (``trainer.pretrain --keep_checkpoints``) at
 every layer (POS on UD English-EWT, sentiment on RT polarity -> SST-2 dev) beside the random-
 init and input-embedding baselines; contextual measures how far each layer separates the senses
 of ambiguous words (trainer/analysis/senses.json); multilingual looks for language information
-in UDHR's parallel paragraphs and tests zero-shot POS transfer (UD fr, ru, zh, ja).
+in UDHR's parallel paragraphs and tests zero-shot POS transfer (UD fr, ru, zh, ja); polarity
+asks whether word vectors put a sentiment word nearer its synonym than its antonym
+(trainer/analysis/polarity.json).
 MODEL is a run folder, a BERT folder or random:MODEL (trainer/encoder.py); each command writes
 DIR/NAME.json and DIR/NAME.png and also probes the same network at random init.
 Code: trainer/analysis/. Running a command again with the same settings (``--steps`` may
@@ -53,6 +56,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ml = commands.add_parser("multilingual", parents=[common], help="language information")
     ml.add_argument("--model", required=True, help="run folder, BERT folder or random:MODEL")
     ml.add_argument("--langs", default="", help="UDHR codes (default: eng,fra,deu,spa,...)")
+    pol = commands.add_parser("polarity", parents=[common], help="synonym vs antonym cosine")
+    pol.add_argument("--model", required=True, help="run folder, BERT folder or random:MODEL")
+    pol.add_argument("--triples", default="", help="triples JSON (default: polarity.json)")
     return parser.parse_args(argv)
 
 
@@ -63,7 +69,7 @@ def main(argv: list[str] | None = None) -> dict:
 
 # Settings that only select what is shown (embryology reads the rest from its cache).
 _NOT_IDENTITY = ("command", "steps")
-_PATHS = ("run", "model", "data_dir", "senses", "tokenizer")
+_PATHS = ("run", "model", "data_dir", "senses", "tokenizer", "triples")
 
 
 def _main(argv: list[str]) -> dict:
@@ -166,11 +172,31 @@ def multilingual(args) -> dict:
     return result
 
 
+def polarity(args) -> dict:
+    from trainer.analysis.plots import plot_polarity
+    from trainer.analysis.polarity import POLARITY_FILE, analyse, read_triples
+
+    triples, templates = read_triples(args.triples or POLARITY_FILE)
+    encoder, models = _models(args.model, args.seed)
+    result: dict = {"encoder": args.model, "templates": templates}
+    for name, model in models:
+        result[name] = analyse(model, encoder.text, triples, templates)
+        margins = {k: v["margin"] for k, v in result[name]["layers"].items()}
+        print(f"{name}: synonym - antonym cosine {_rounded(margins)}")
+    plot_polarity(result, os.path.join(args.output, "polarity.png"))
+    return result
+
+
 def _rounded(values: dict) -> dict:
     return {k: round(v, 3) for k, v in values.items()}
 
 
-COMMANDS = {"embryology": embryology, "contextual": contextual, "multilingual": multilingual}
+COMMANDS = {
+    "embryology": embryology,
+    "contextual": contextual,
+    "multilingual": multilingual,
+    "polarity": polarity,
+}
 
 
 if __name__ == "__main__":

@@ -117,3 +117,24 @@ def plot_languages(result: dict, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_polarity(result: dict, path: str) -> None:
+    """Mean cosine of each word to its synonym and to its antonym per layer, for every model
+    in ``result`` (the pretrained one and its random init)."""
+    models = [k for k in ("model", "random_init") if k in result]
+    fig, axes = plt.subplots(1, len(models), figsize=(5.5 * len(models), 4), squeeze=False)
+    for ax, key in zip(axes[0], models, strict=True):
+        layers = result[key]["layers"]
+        names = list(layers)
+        x = np.arange(len(names))
+        ax.bar(x - 0.2, [layers[n]["synonym"] for n in names], 0.4, label="word ~ synonym")
+        ax.bar(x + 0.2, [layers[n]["antonym"] for n in names], 0.4, label="word ~ antonym")
+        ax.set_xticks(x, [_layer_name(n) for n in names], fontsize=8)
+        ax.set_ylabel("mean cosine")
+        ax.set_title(f"{key.replace('_', ' ')}: sentiment polarity in word vectors", fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
