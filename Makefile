@@ -103,7 +103,7 @@ experiments: pretrain-demo
 			--input $$(ls -d $(DEMO_OUT)/clean/* | paste -sd, -) --tokenizer $(DEMO_OUT)/tokenizer \
 			--output $(DEMO_OUT)/shards_$$p --max_seq_len 64 --pair $$p $(BEAM_FLAGS) || exit 1; \
 		$(PYTHON) -m trainer.pretrain --shards $(DEMO_OUT)/shards_$$p --output $(DEMO_RUN)_$$p \
-			$(DEMO_FLAGS) || exit 1; \
+			$(DEMO_FLAGS) --seed $(DEMO_SEED) || exit 1; \
 	done
 	$(PYTHON) -m trainer.evaluate --model $(DEMO_RUN) --compare $(DEMO_RUN)_nsp $(DEMO_RUN)_sop \
 		--tasks sst2,rte,pos,squad --output $(EXP)/objectives $(FT_FLAGS)

@@ -315,8 +315,7 @@ def _run(argv: list[str]) -> dict:
         output=cfg.output,
         manifest=True,
         extra=lambda _, counters: exclusion_stats(counters, cfg.keep_dropped),
-        settings=run_settings(cfg),
-        config=json.loads(cfg.to_json()),
+        settings=run_settings(cfg),  # the config's one home in stats.json: run.settings
     )
 
 
