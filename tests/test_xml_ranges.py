@@ -161,6 +161,9 @@ def test_read_xml_header(tmp_path, xml_file):
     small.write_bytes(codecs.BOM_UTF8 + SMALL_DUMP)
     site, size = read_xml_header(str(small))
     assert site.dbname == "testwiki" and size == len(SMALL_DUMP) + 3
+    # a file that fits one range is not scanned for its header (it need not be split)
+    assert read_xml_header(str(small), split_above=size) is None
+    assert read_xml_header(str(small), split_above=size - 1) == (site, size)
 
 
 # --- range reading == whole-file reading ---------------------------------------------------

@@ -130,11 +130,15 @@ class PageSpan:
         yield held
 
 
-def read_xml_header(path: str) -> tuple[SiteInfo, int] | None:
-    """(the dump's SiteInfo, file size), or None when the file cannot be split: not UTF-8
-    (a UTF-16 dump is transcoded while read whole), or no ``<page>`` within the header cap."""
+def read_xml_header(path: str, split_above: int = 0) -> tuple[SiteInfo, int] | None:
+    """(the dump's SiteInfo, file size), or None when the file need not or cannot be split:
+    no larger than ``split_above`` bytes (then nothing is scanned: most files are small), not
+    UTF-8 (a UTF-16 dump is transcoded while read whole), or no ``<page>`` within the header
+    cap."""
     with _open_raw(path) as f:
         size = f.seek(0, 2)
+        if size <= split_above:
+            return None
         cut = next_page_start(f, 0, limit=_HEADER_CAP)
         if cut is None:
             return None
@@ -157,11 +161,11 @@ def expand_plain_xml(path: str, max_bytes: int, count: Count) -> list[XmlRange]:
     if not path.lower().endswith(PLAIN_SUFFIX) or path.startswith(("http://", "https://")):
         return []
     try:
-        header = read_xml_header(path)
+        header = read_xml_header(path, split_above=max_bytes)
     except Exception as e:  # any failure (e.g. gs NotFound): read it whole
         logging.getLogger(__name__).warning("reading %s whole, not by ranges: %r", path, e)
         return []
-    if header is None or header[1] <= max_bytes:
+    if header is None:
         return []
     site, size = header
     count(INPUT_FILES)
