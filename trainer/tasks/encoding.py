@@ -12,12 +12,14 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.special_tokens import CLS, PAD, SEP, UNK
+from schemas.special_tokens import SPECIAL_TOKEN_ROLES
 from trainer.masking import IGNORE_INDEX
 
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
-# BERT's names, used when a folder has no special_tokens_map.json (role -> token).
-DEFAULT_SPECIAL_TOKENS = {"cls_token": CLS, "sep_token": SEP, "pad_token": PAD, "unk_token": UNK}
+# The roles fine-tuning needs, with BERT's names where a folder has no special_tokens_map.json.
+DEFAULT_SPECIAL_TOKENS = {
+    role: SPECIAL_TOKEN_ROLES[role] for role in ("cls_token", "sep_token", "pad_token", "unk_token")
+}
 
 
 def special_token_names(tok_dir: str | None) -> dict[str, str]:
