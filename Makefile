@@ -89,7 +89,8 @@ pretrain-demo: setup
 
 # Every analysis of docs/experiments/ on the demo run (and a multilingual run), into $(EXP).
 EXP      ?= out/experiments
-MULTI_RUN ?= out/multi/demo
+MULTI_OUT ?= out/multi64
+MULTI_RUN ?= $(MULTI_OUT)/demo
 FT_FLAGS ?= --seeds 3 --epochs 10 --lr 5e-4 --threads 2
 experiments: pretrain-demo
 	$(PYTHON) -m trainer.probe embryology --run $(DEMO_RUN) --output $(EXP)/embryology \
@@ -107,12 +108,14 @@ experiments: pretrain-demo
 	done
 	$(PYTHON) -m trainer.evaluate --model $(DEMO_RUN) --compare $(DEMO_RUN)_nsp $(DEMO_RUN)_sop \
 		--tasks sst2,rte,pos,squad --output $(EXP)/objectives $(FT_FLAGS)
-	test -f out/multi/shards/manifest.json || $(MAKE) corpus LANG=multi
-	$(PYTHON) -m trainer.pretrain --shards out/multi/shards --output $(MULTI_RUN) \
-		--model_size tiny --max_steps 1500 --batch_size 32 --lr 3e-3 --warmup_steps 300 --dropout 0 \
-		--mask_rate 0.25 --save_every 500 --keep_checkpoints --threads 2
+	test -f $(MULTI_OUT)/shards/manifest.json || env LANG=C.UTF-8 $(PYTHON) -m pipeline.corpus \
+		--lang multi --output $(MULTI_OUT) --vocab_size 8000 --max_seq_len 64 --pair none \
+		$(if $(DATA),--data_dir $(DATA)) -- $(BEAM_FLAGS)
+	$(PYTHON) -m trainer.pretrain --shards $(MULTI_OUT)/shards --output $(MULTI_RUN) \
+		--model_size tiny --max_steps 16000 --batch_size 64 --lr 2e-3 --warmup_steps 300 \
+		--dropout 0 --save_every 4000 --keep_checkpoints --threads 2 --seed 0
 	$(PYTHON) -m trainer.probe multilingual --model $(MULTI_RUN) --output $(EXP)/multilingual \
-		--max_sentences 600
+		--max_sentences 600 --threads 2
 
 clean:
 	rm -rf out bench/results.json .pytest_cache
