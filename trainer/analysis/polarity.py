@@ -70,14 +70,15 @@ def word_layers(model, text, words: list[str], templates: list[str]) -> dict[str
 
 def neighbours(model, text, words: list[str], k: int = NEIGHBOURS) -> dict[str, list[str]]:
     """The k nearest vocabulary pieces of each single-piece word's input embedding."""
-    table = model.embeddings.word.weight.detach().float().numpy()
-    unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
     vocab = {i: piece for piece, i in text.tokenizer.get_vocab().items()}
+    # Only rows the vocabulary names: the table is padded to a multiple of 64 rows.
+    table = model.embeddings.word.weight.detach().float().numpy()[: max(vocab) + 1]
+    unit = table / np.maximum(np.linalg.norm(table, axis=1, keepdims=True), 1e-12)
     out = {}
     for word, ids in zip(words, text.word_ids(words), strict=True):
         if len(ids) == 1:
             ranked = np.argsort(-(unit @ unit[ids[0]]))
-            out[word] = [vocab.get(int(i), "?") for i in ranked if int(i) != ids[0]][:k]
+            out[word] = [vocab[int(i)] for i in ranked if int(i) != ids[0] and int(i) in vocab][:k]
     return out
 
 
