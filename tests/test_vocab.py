@@ -282,23 +282,3 @@ def test_route_and_count_transforms():
             equal_to(["bad"]),
             label="rejected",
         )
-
-
-def test_vocab_txt_folder_with_its_own_special_names(tmp_path):
-    """One WordPiece rebuild serves both readers: the pipeline's (BERT's five specials
-    required) and the trainer's (the folder's special_tokens_map.json names them)."""
-    from trainer.encoder import ModelSpecError, load_text_encoder
-    from transforms.vocab.tokenizer_dir import TokenizerDirError
-
-    pieces = ["<pad>", "<unk>", "<s>", "</s>", "the", "cat", "sat", "##s"]
-    (tmp_path / "vocab.txt").write_text("\n".join(pieces) + "\n", encoding="utf-8")
-    names = {"unk_token": "<unk>", "cls_token": "<s>", "sep_token": "</s>", "pad_token": "<pad>"}
-    (tmp_path / "special_tokens_map.json").write_text(json.dumps(names), encoding="utf-8")
-    text = load_text_encoder(str(tmp_path))
-    assert (text.cls_id, text.sep_id, text.pad_id, text.unk_id) == (2, 3, 0, 1)
-    assert text.ids(["The cats sat on <s>"]) == [[4, 5, 7, 6, 1, 2]]  # <s> stays one token
-    with pytest.raises(TokenizerDirError, match=r"lacks special tokens \['\[PAD\]'"):
-        load_tokenizer(str(tmp_path))  # the pipeline wants BERT's own names
-    (tmp_path / "vocab.txt").unlink()
-    with pytest.raises(ModelSpecError, match="no tokenizer.json or vocab.txt"):
-        load_text_encoder(str(tmp_path))
