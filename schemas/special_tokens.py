@@ -5,11 +5,3 @@ from __future__ import annotations
 
 PAD, UNK, CLS, SEP, MASK = "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"
 SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK)  # vocabulary order: ids 0..4 of a trained vocab
-# Their roles, as Hugging Face's special_tokens_map.json names them (same order).
-SPECIAL_TOKEN_ROLES = {
-    "pad_token": PAD,
-    "unk_token": UNK,
-    "cls_token": CLS,
-    "sep_token": SEP,
-    "mask_token": MASK,
-}

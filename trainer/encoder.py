@@ -11,6 +11,7 @@ A random encoder is drawn anew for every training seed (the seed controls its in
 from __future__ import annotations
 
 import copy
+import json
 import os
 from dataclasses import dataclass, replace
 
@@ -22,6 +23,9 @@ from trainer.model import BertForPretraining
 from trainer.tasks.encoding import TextEncoder, special_token_names
 
 RANDOM_PREFIX = "random:"
+TOKENIZER_JSON = "tokenizer.json"
+VOCAB_TXT = "vocab.txt"
+TOKENIZER_CONFIG = "tokenizer_config.json"
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
@@ -95,12 +99,26 @@ def load_text_encoder(tok_dir: str) -> TextEncoder:
 
 def load_tokenizer(tok_dir: str):
     """tokenizer.json when the folder has one, else BERT's WordPiece rules over vocab.txt
-    (transforms/vocab/tokenizer_dir.py, the pipeline's own reader), with the folder's special
-    token names."""
-    from transforms.vocab.tokenizer_dir import TokenizerDirError
-    from transforms.vocab.tokenizer_dir import load_tokenizer as load_tok_dir
+    (lower-casing as tokenizer_config.json's do_lower_case says; BERT's default: on)."""
+    from tokenizers import Tokenizer, decoders, normalizers, pre_tokenizers
+    from tokenizers.models import WordPiece
 
-    try:
-        return load_tok_dir(tok_dir, special_token_names(tok_dir))
-    except TokenizerDirError as e:
-        raise ModelSpecError(str(e)) from e
+    path = os.path.join(tok_dir, TOKENIZER_JSON)
+    if os.path.isfile(path):
+        return Tokenizer.from_file(path)
+    vocab_path = os.path.join(tok_dir, VOCAB_TXT)
+    if not os.path.isfile(vocab_path):
+        raise ModelSpecError(f"{tok_dir}: no {TOKENIZER_JSON} or {VOCAB_TXT}")
+    lowercase = True
+    config_path = os.path.join(tok_dir, TOKENIZER_CONFIG)
+    if os.path.isfile(config_path):
+        with open(config_path, encoding="utf-8") as f:
+            lowercase = bool(json.load(f).get("do_lower_case", True))
+    with open(vocab_path, encoding="utf-8") as f:
+        vocab = {line.rstrip("\n"): i for i, line in enumerate(f)}
+    unk = special_token_names(tok_dir)["unk_token"]
+    tokenizer = Tokenizer(WordPiece(vocab, unk_token=unk, continuing_subword_prefix="##"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=None)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece(prefix="##")
+    return tokenizer

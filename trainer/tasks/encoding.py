@@ -12,14 +12,12 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.special_tokens import SPECIAL_TOKEN_ROLES
+from schemas.special_tokens import CLS, PAD, SEP, UNK
 from trainer.masking import IGNORE_INDEX
 
 SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
-# The roles fine-tuning needs, with BERT's names where a folder has no special_tokens_map.json.
-DEFAULT_SPECIAL_TOKENS = {
-    role: SPECIAL_TOKEN_ROLES[role] for role in ("cls_token", "sep_token", "pad_token", "unk_token")
-}
+# BERT's names, used when a folder has no special_tokens_map.json (role -> token).
+DEFAULT_SPECIAL_TOKENS = {"cls_token": CLS, "sep_token": SEP, "pad_token": PAD, "unk_token": UNK}
 
 
 def special_token_names(tok_dir: str | None) -> dict[str, str]:

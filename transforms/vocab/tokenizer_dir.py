@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Mapping
 
 from schemas.cli import UserError
-from schemas.special_tokens import CLS, MASK, PAD, SEP, SPECIAL_TOKEN_ROLES, SPECIAL_TOKENS, UNK
+from schemas.special_tokens import CLS, MASK, PAD, SEP, SPECIAL_TOKENS, UNK
 
 TOKENIZER_FILE = "tokenizer.json"
 VOCAB_FILE = "vocab.txt"
@@ -26,18 +25,17 @@ class TokenizerDirError(UserError, RuntimeError):
     """A tokenizer folder cannot be read (a user error: one ``error:`` line)."""
 
 
-def load_tokenizer(tok_dir: str, specials: Mapping[str, str] | None = None):
-    """The fast tokenizer of a TOK_DIR (imported lazily: heavy). A folder with only vocab.txt
-    is rebuilt with BERT's rules and ``specials`` (role -> token, as special_tokens_map.json
-    names them; default BERT's five)."""
+def load_tokenizer(tok_dir: str):
+    """The fast tokenizer of a TOK_DIR (imported lazily: heavy)."""
     from tokenizers import Tokenizer
 
     path = os.path.join(tok_dir, TOKENIZER_FILE)
     if os.path.exists(path):
         tok = Tokenizer.from_file(path)
     elif os.path.exists(os.path.join(tok_dir, VOCAB_FILE)):
-        vocab = read_vocab_txt(os.path.join(tok_dir, VOCAB_FILE))
-        tok = wordpiece_tokenizer(vocab, _lowercase(tok_dir), specials)
+        tok = wordpiece_tokenizer(
+            read_vocab_txt(os.path.join(tok_dir, VOCAB_FILE)), _lowercase(tok_dir)
+        )
     else:
         raise TokenizerDirError(
             f"{tok_dir}: no {TOKENIZER_FILE} or {VOCAB_FILE}; run pipeline.vocab first"
@@ -114,47 +112,45 @@ def bert_normalizer(lowercase: bool):
     )
 
 
-def bert_post_processor(tokenizer, cls: str = CLS, sep: str = SEP):
+def bert_post_processor(tokenizer):
     """[CLS] A [SEP] / [CLS] A [SEP] B [SEP] with segment ids 0/1, ids looked up."""
     from tokenizers import processors
 
-    cls_id, sep_id = tokenizer.token_to_id(cls), tokenizer.token_to_id(sep)
+    cls_id, sep_id = tokenizer.token_to_id(CLS), tokenizer.token_to_id(SEP)
     if cls_id is None or sep_id is None:
-        raise TokenizerDirError(f"tokenizer lacks {cls} or {sep}")
+        raise TokenizerDirError("tokenizer lacks [CLS] or [SEP]")
     return processors.TemplateProcessing(
-        single=f"{cls}:0 $A:0 {sep}:0",
-        pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
-        special_tokens=[(cls, cls_id), (sep, sep_id)],
+        single=f"{CLS}:0 $A:0 {SEP}:0",
+        pair=f"{CLS}:0 $A:0 {SEP}:0 $B:1 {SEP}:1",
+        special_tokens=[(CLS, cls_id), (SEP, sep_id)],
     )
 
 
-def register_special_tokens(tokenizer, specials: tuple[str, ...] = SPECIAL_TOKENS) -> None:
-    """Mark the special tokens as special added tokens (never split, never normalised).
+def register_special_tokens(tokenizer) -> None:
+    """Mark the BERT specials as special added tokens (never split, never normalised).
 
     They must already be in the model's vocabulary: adding them here would give ids that
     vocab.txt does not list.
     """
     from tokenizers import AddedToken
 
-    missing = [t for t in specials if t not in tokenizer.get_vocab(with_added_tokens=False)]
+    missing = [t for t in SPECIAL_TOKENS if t not in tokenizer.get_vocab(with_added_tokens=False)]
     if missing:
         raise TokenizerDirError(f"vocabulary lacks special tokens {missing}")
-    tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
+    tokenizer.add_special_tokens(
+        [AddedToken(t, special=True, normalized=False) for t in SPECIAL_TOKENS]
+    )
 
 
-def wordpiece_tokenizer(
-    vocab: dict[str, int], lowercase: bool, specials: Mapping[str, str] | None = None
-):
-    """A BERT WordPiece ``tokenizers.Tokenizer`` over ``vocab`` (same rules as BertTokenizer);
-    ``specials``: role -> token (default BERT's), for folders that name their own."""
+def wordpiece_tokenizer(vocab: dict[str, int], lowercase: bool):
+    """A BERT WordPiece ``tokenizers.Tokenizer`` over ``vocab`` (same rules as BertTokenizer)."""
     from tokenizers import Tokenizer, decoders, pre_tokenizers
     from tokenizers.models import WordPiece
 
-    names = {**SPECIAL_TOKEN_ROLES, **(specials or {})}
     tok = Tokenizer(
         WordPiece(
             vocab,
-            unk_token=names["unk_token"],
+            unk_token=UNK,
             continuing_subword_prefix=WORDPIECE_PREFIX,
             max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD,
         )
@@ -163,9 +159,8 @@ def wordpiece_tokenizer(
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     # No cleanup: decode(encode(text)) is then exactly the normalised text (words joined).
     tok.decoder = decoders.WordPiece(prefix=WORDPIECE_PREFIX, cleanup=False)
-    given = specials or SPECIAL_TOKEN_ROLES  # only the named ones must be in the vocabulary
-    register_special_tokens(tok, tuple(dict.fromkeys(names[role] for role in given)))
-    tok.post_processor = bert_post_processor(tok, names["cls_token"], names["sep_token"])
+    register_special_tokens(tok)
+    tok.post_processor = bert_post_processor(tok)
     return tok
 
 
