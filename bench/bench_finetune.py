@@ -204,10 +204,10 @@ def run(quick: bool = False, argv: list[str] | None = None) -> dict:
 
     from trainer.encoder import load_encoder
     from trainer.finetune import parse_args as finetune_args
+    from trainer.runtime import set_cpu_math
     from trainer.tasks import load_task
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_cpu_math(args.threads)  # process-wide: ours and transformers' Trainer run alike
     args.encoder = load_encoder(args.model)
     cfg = finetune_args(_finetune_argv(args, "sst2", args.output_dir))
     limit = args.encoder.cfg.max_position_embeddings

@@ -268,3 +268,19 @@ def test_overfits_a_repeated_real_batch(tmp_path):
     with torch.no_grad():
         out = model.eval()(batch)
     assert out["mlm_correct"].item() / out["mlm_total"].item() > 0.5
+
+
+def test_cpu_math_flushes_subnormals_to_zero():
+    """Subnormal floats slow x86 arithmetic several-fold; pretrain, finetune and probe flush
+    them (trainer/runtime.py set_cpu_math)."""
+    from trainer.runtime import set_cpu_math
+
+    tiny = torch.finfo(torch.float32).tiny  # the smallest normal float32
+    try:
+        torch.set_flush_denormal(False)
+        assert (torch.tensor([tiny]) / 4).item() > 0  # a subnormal result is kept...
+        set_cpu_math(0)
+        assert (torch.tensor([tiny]) / 4).item() == 0.0  # ...and flushed once set
+        assert (torch.tensor([tiny]) * 4).item() == pytest.approx(4 * tiny)  # normals kept
+    finally:
+        torch.set_flush_denormal(True)

@@ -152,10 +152,10 @@ def finetune(cfg: FinetuneConfig, encoder=None, *, record: dict | None = None) -
     import torch
 
     from trainer.encoder import load_encoder
+    from trainer.runtime import set_cpu_math
     from trainer.tasks import load_task
 
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
+    set_cpu_math(cfg.threads)
     want_cuda = cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available())
     device = torch.device("cuda" if want_cuda else "cpu")
     encoder = encoder or load_encoder(cfg.model)

@@ -41,7 +41,7 @@ from trainer.optim import adamw, make_scheduler
 from trainer.pretrain_flags import config_of, flags_parser
 from trainer.progress import Progress
 from trainer.run_outputs import claim_pretrain, pretrain_identity
-from trainer.runtime import EVAL_FILE, Distributed, RunLog, tune_cpu_allocator
+from trainer.runtime import EVAL_FILE, Distributed, RunLog, set_cpu_math, tune_cpu_allocator
 from trainer.train_config import TrainConfig
 
 
@@ -75,8 +75,7 @@ def train(cfg: TrainConfig, *, overwrite: bool = False) -> dict:
     dist = Distributed.from_env(cfg.device)
     if dist.device.type == "cpu":
         tune_cpu_allocator()
-    if cfg.threads > 0:
-        torch.set_num_threads(cfg.threads)
+    set_cpu_math(cfg.threads)
     with user_errors(ValueError):  # shard sets, checkpoint and settings that do not fit
         run = Run(cfg, dist)
     autocast = torch.autocast(dist.device.type, torch.bfloat16, enabled=cfg.precision == "bf16")

@@ -75,12 +75,10 @@ _PATHS = ("run", "model", "data_dir", "senses", "tokenizer", "triples")
 def _main(argv: list[str]) -> dict:
     from schemas.run_record import RUN_FIELD, RunIdentity, claim_folder
     from trainer.run_outputs import settings_of
+    from trainer.runtime import set_cpu_math
 
     args = parse_args(argv)
-    import torch
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    set_cpu_math(args.threads)
     name = args.command
     values = {k: v for k, v in vars(args).items() if k not in _NOT_IDENTITY}
     identity = RunIdentity(f"probe {name}", settings_of(values, paths=_PATHS))

@@ -10,6 +10,21 @@ LOG_FILE = "log.jsonl"
 EVAL_FILE = "eval.json"  # the latest evaluation of a run
 
 
+def set_cpu_math(threads: int) -> None:
+    """torch's intra-op threads (0 keeps torch's default), and subnormal floats flushed to zero.
+
+    Subnormals (|x| < 1.2e-38) cost x86 cores a microcode assist per operation. A small model
+    that sits on the masked-LM plateau produces them in its backward pass: measured, an SOP run
+    fell from 42k to 10k tokens/s on 2 threads, and the same steps ran 3.5x faster with
+    flushing. Values that small change no update that matters; GPUs flush them anyway.
+    """
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)
+
+
 class Distributed:
     """Rank, world size and device from torchrun's env vars (RANK/WORLD_SIZE/LOCAL_RANK)."""
 
