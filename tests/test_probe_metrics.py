@@ -148,3 +148,20 @@ def test_shipped_polarity_triples_are_well_formed(tmp_path):
     bad.write_text('{"templates": ["it was {} ."], "triples": [["good", "bad"]]}')
     with pytest.raises(ValueError, match="three single words"):
         read_triples(str(bad))
+
+
+def test_malformed_spec_files_name_the_file(tmp_path):
+    """senses.json and polarity.json alike: bad JSON, a non-object or a missing key is one
+    ValueError naming the file (the probe command's one-line error), never a traceback."""
+    cases = {
+        "broken.json": ("{", "not valid JSON"),
+        "list.json": ("[]", "not a JSON object"),
+        "empty.json": ("{}", None),
+    }
+    for name, (content, problem) in cases.items():
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        for reader, key in ((read_senses, "words"), (read_triples, "triples, templates")):
+            with pytest.raises(ValueError, match=problem or f"lacks {key}") as err:
+                reader(str(path))
+            assert str(err.value).startswith(str(path))

@@ -10,13 +10,13 @@ all ones and its separation exactly 0: whatever a layer separates, context put t
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
 import numpy as np
 
 from trainer.analysis.features import static_word_features, word_features
+from trainer.analysis.spec_files import read_spec
 
 SENSES_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "senses.json")
 _WORDS = re.compile(r"\w+|[^\w\s]")
@@ -44,8 +44,7 @@ def separation_score(similarity: np.ndarray, senses: list[str]) -> dict[str, flo
 
 def read_senses(path: str = SENSES_FILE) -> dict[str, dict[str, list[str]]]:
     """word -> sense -> contexts; every context must hold its word exactly once."""
-    with open(path, encoding="utf-8") as f:
-        words = json.load(f)["words"]
+    words = read_spec(path, ("words",))["words"]
     for word, senses in words.items():
         for contexts in senses.values():
             for context in contexts:

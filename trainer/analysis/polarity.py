@@ -13,12 +13,12 @@ word's contextual vector is its sub-tokens' mean, averaged over the neutral temp
 
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
 from trainer.analysis.contextual import cosine_matrix, split_words, word_vectors
+from trainer.analysis.spec_files import read_spec
 
 POLARITY_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "polarity.json")
 NEIGHBOURS = 8
@@ -26,8 +26,7 @@ NEIGHBOURS = 8
 
 def read_triples(path: str = POLARITY_FILE) -> tuple[list[tuple[str, str, str]], list[str]]:
     """(triples, templates); every template holds one ``{}``, every triple three words."""
-    with open(path, encoding="utf-8") as f:
-        spec = json.load(f)
+    spec = read_spec(path, ("triples", "templates"))
     triples = [tuple(t) for t in spec["triples"]]
     templates = list(spec["templates"])
     for t in triples:
