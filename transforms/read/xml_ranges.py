@@ -173,9 +173,8 @@ def expand_plain_xml(path: str, max_bytes: int, count: Count) -> list[XmlRange]:
 
 
 def read_xml_range(rng: XmlRange, cfg: ReaderConfig, count: Count) -> Iterator[RawDoc | Rejected]:
-    """One range -> RawDocs and record dead letters exactly as read_wiki_dump gives for its
-    pages; a range that cannot be read on becomes one dead letter naming the byte range
-    (counter failed_ranges), and the pages read before are kept."""
+    """One uncompressed byte range -> RawDocs and dead letters: wiki_xml.read_range_pages
+    over this module's page events (what lies outside pages is judged in _page_events)."""
     return read_range_pages(rng, _page_events(rng, cfg), cfg=cfg, count=count)
 
 
